@@ -1,0 +1,36 @@
+# The two commands that matter: `make run` and `make test`. Both set up .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: install run test test-unit test-integration test-e2e bench package backfill reconcile clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## the local stage: moto DynamoDB, tables, demo data, API, chat page, billing driver
+run: install
+	exec $(BIN)/python -m chalicelib.local
+
+## the whole suite (CI runs this)
+test: install
+	$(BIN)/python -m pytest
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: install
+	$(BIN)/python -m pytest tests/integration
+
+test-e2e: install
+	$(BIN)/python -m pytest tests/e2e
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

@@ -1,0 +1,39 @@
+"""The Chalice app: middleware, blueprints and the billing schedule. Nothing else lives here."""
+from aws_lambda_powertools.logging import correlation_paths
+from chalice import Chalice, ConvertToMiddleware, Rate
+
+from chalicelib.api import dependencies as deps
+from chalicelib.api.errors import reshape_framework_error
+from chalicelib.api.health import health_api
+from chalicelib.api.sessions import sessions_api
+from chalicelib.observability import logger
+from chalicelib.services.schedule import bill_active_sessions as run_billing
+
+app = Chalice(app_name="session-timer")
+
+app.register_middleware(
+    ConvertToMiddleware(
+        logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    ),
+    "http",
+)
+app.register_middleware(
+    ConvertToMiddleware(
+        logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+    ),
+    "scheduled",
+)
+
+
+@app.middleware("http")
+def project_error_bodies(event, get_response):
+    return reshape_framework_error(get_response(event))
+
+
+app.register_blueprint(health_api)
+app.register_blueprint(sessions_api)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def bill_active_sessions(event):
+    return run_billing(deps.store(), deps.clock, event.context)

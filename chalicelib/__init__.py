@@ -1,0 +1,1 @@
+"""Everything behind app.py: api (HTTP edge), services (use cases), domain (pure rules), store (DynamoDB)."""

@@ -1,0 +1,10 @@
+from chalice import Blueprint
+
+from chalicelib.api.routing import cors
+
+health_api = Blueprint(__name__)
+
+
+@health_api.route("/health", methods=["GET"], cors=cors())
+def health():
+    return {"status": "ok"}

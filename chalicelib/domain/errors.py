@@ -1,0 +1,70 @@
+"""Domain errors. Each carries a stable machine-readable code; api/errors.py maps them to HTTP."""
+from typing import Optional
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(DomainError):
+    code = "invalid_request"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+
+
+class SessionNotFound(DomainError):
+    code = "session_not_found"
+
+    def __init__(self, session_id: str = ""):
+        super().__init__("no such session")
+
+
+class AdvisorNotFound(DomainError):
+    code = "advisor_not_found"
+
+
+class InsufficientCredit(DomainError):
+    code = "insufficient_credit"
+
+
+class ActiveSessionExists(DomainError):
+    code = "active_session_exists"
+
+    def __init__(self, active_session_id: str):
+        super().__init__(f"the user already has an active session: {active_session_id}")
+        self.active_session_id = active_session_id
+
+
+class SessionIdTaken(DomainError):
+    code = "session_id_taken"
+
+
+class ServiceUnavailable(DomainError):
+    """DynamoDB throttled, failed or kept conflicting: nothing was written, retrying is safe."""
+    code = "service_unavailable"
+
+    def __init__(self, message: str = "temporarily unavailable, retry shortly", retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ChargeConflict(Exception):
+    """Someone else changed the session or the balance between our read and our write.
+
+    Not a DomainError: the services re-read and decide again; callers never see it.
+    `account` is the account as DynamoDB had it when only its balance guard failed.
+    """
+
+    def __init__(self, reason: str = "conflict", account=None):
+        super().__init__(reason)
+        self.account = account

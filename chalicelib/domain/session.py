@@ -1,0 +1,62 @@
+"""A session as the rules see it, independent of how it is stored."""
+from dataclasses import dataclass, replace
+from typing import Optional
+
+ACTIVE = "active"
+ENDED = "ended"
+
+END_BY_USER = "user"
+END_BY_ADVISOR = "advisor"
+END_CREDITS_EXHAUSTED = "credits_exhausted"
+
+# How a session's timer start was decided (logged, and shown as timer.initialized).
+AT_CREATION = "at_creation"
+LEGACY_TIMER_START = "legacy_timer_start"
+LEGACY_CREATED_AT = "legacy_created_at"
+
+CURRENT_SCHEMA = 2
+
+
+@dataclass(frozen=True)
+class Session:
+    session_id: str
+    user_id: str
+    advisor_id: str
+    status: str
+    started_at_ms: int
+    rate_per_minute: int
+    billed_minutes: int = 0
+    charged: int = 0
+    ended_at_ms: Optional[int] = None
+    end_reason: Optional[str] = None
+    timer_init: str = AT_CREATION
+    schema_version: int = CURRENT_SCHEMA
+    # What the previous release had charged before the upgrade; its ledger is not ours.
+    legacy_charged: int = 0
+    # Schema 1 only: when the old release wrote the record (its timer may have started later).
+    legacy_created_at_ms: Optional[int] = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ACTIVE
+
+    @property
+    def is_legacy_unupgraded(self) -> bool:
+        return self.schema_version < CURRENT_SCHEMA
+
+    def with_changes(self, **changes) -> "Session":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: str
+    balance: int = 0
+    active_session_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Advisor:
+    advisor_id: str
+    rate_per_minute: int
+    display_name: str = ""

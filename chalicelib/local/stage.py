@@ -1,0 +1,96 @@
+"""Starting and stopping the pieces of the local stage, in order."""
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import boto3
+
+from chalicelib.local.api_server import make_api_server
+from chalicelib.local.driver import BillingDriver
+from chalicelib.local.moto_server import LocalDynamo
+from chalicelib.local.seed import DEMO_ADVISOR, DEMO_USER, seed_demo
+from chalicelib.local.tables import create_tables
+from chalicelib.settings import current
+from chalicelib.store import models
+
+WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
+
+
+class _WebHandler(SimpleHTTPRequestHandler):
+    api_url = ""
+
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+    def do_GET(self):
+        if self.path.split("?")[0] == "/config.json":
+            body = ('{"api_url": "%s"}' % self.api_url).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+
+class LocalStage:
+    def __init__(self, config, api_port: int, dynamodb_port: int, web_port: int, billing_interval_s: float, host="127.0.0.1"):
+        self.config, self.host = config, host
+        self.api_port, self.dynamodb_port, self.web_port = api_port, dynamodb_port, web_port
+        self.billing_interval_s = billing_interval_s
+        self._threads = []
+        self.seed_message = ""
+
+    def _serve(self, server, name):
+        thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+        thread.start()
+        self._threads.append((server, thread))
+
+    def start(self) -> None:
+        self.dynamo = LocalDynamo(self.host, self.dynamodb_port).start()
+        settings = current()
+        client = boto3.client("dynamodb", endpoint_url=self.dynamo.endpoint, region_name=settings.region)
+        create_tables(client, settings)
+        models.bind(settings)
+        self.seed_message = seed_demo()
+
+        import app as app_module  # after the environment is set: the routes read CORS and stage
+
+        self.api = make_api_server(app_module.app, self.config, self.host, self.api_port)
+        self._serve(self.api.server, "api")
+        handler = partial(_WebHandler, directory=str(WEB_ROOT))
+        _WebHandler.api_url = f"http://localhost:{self.api_port}"
+        self.web = ThreadingHTTPServer((self.host, self.web_port), handler)
+        self.web.daemon_threads = True
+        self._serve(self.web, "web")
+        self.billing = BillingDriver(app_module.bill_active_sessions, self.billing_interval_s).start()
+
+    def print_banner(self) -> None:
+        api = f"http://localhost:{self.api_port}"
+        print(
+            "\n".join(
+                [
+                    "session timer: local stage is up",
+                    f"  API          {api}",
+                    f"  DynamoDB     {self.dynamo.endpoint} (moto, serialised)",
+                    f"  chat page    http://localhost:{self.web_port}/?user={DEMO_USER}&advisor={DEMO_ADVISOR}",
+                    f"  billing      every {self.billing_interval_s:g} s",
+                    f"  {self.seed_message}",
+                    "try:",
+                    f"  curl -s -X POST {api}/sessions -H 'X-User-Id: {DEMO_USER}' "
+                    f"-H 'Content-Type: application/json' -d '{{\"advisor_id\": \"{DEMO_ADVISOR}\"}}'",
+                    "Ctrl-C stops everything.",
+                ]
+            ),
+            flush=True,
+        )
+
+    def stop(self) -> None:
+        self.billing.stop()
+        for server, thread in reversed(self._threads):
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+        self.dynamo.stop()

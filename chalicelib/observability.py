@@ -1,0 +1,79 @@
+"""The one logger and metrics namespace, and the business events worth a log line or a metric.
+
+Log lines carry ids and figures only: never a token, a header dump or a request body.
+"""
+from typing import Optional
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from chalicelib.domain.instants import iso_ms
+from chalicelib.domain.session import Session
+
+SERVICE = "session-timer"
+NAMESPACE = "SessionTimer"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def timer_started(session: Session, lag_ms: Optional[int], lag_source: str) -> None:
+    """SPEC's timer line: how the start was decided, and how late it is against the request
+    (API Gateway's requestTimeEpoch) or, for records of the previous release, against the
+    record's creation."""
+    logger.info(
+        "timer started",
+        extra={
+            "event": "timer_started",
+            "session_id": session.session_id,
+            "user_id": session.user_id,
+            "advisor_id": session.advisor_id,
+            "started_at": iso_ms(session.started_at_ms),
+            "timer_init": session.timer_init,
+            "start_lag_ms": lag_ms,
+            "lag_source": lag_source,
+        },
+    )
+    if lag_ms is not None:
+        with single_metric(
+            name="TimerStartLag", unit=MetricUnit.Milliseconds, value=lag_ms, namespace=NAMESPACE
+        ) as metric:
+            metric.add_dimension(name="initialized", value=session.timer_init)
+
+
+def charge_committed(session: Session, minutes: int, amount: int, end_reason: Optional[str]) -> None:
+    logger.info(
+        "charge committed",
+        extra={
+            "event": "charge_committed",
+            "session_id": session.session_id,
+            "user_id": session.user_id,
+            "minutes": minutes,
+            "amount": amount,
+            "end_reason": end_reason,
+        },
+    )
+
+
+def billing_failure(session: Optional[Session], error: Exception) -> None:
+    logger.exception(
+        "billing failed",
+        extra={
+            "event": "billing_failed",
+            "session_id": session.session_id if session else None,
+            "error_type": type(error).__name__,
+        },
+    )
+
+
+def billing_run_finished(report: dict) -> None:
+    """One log line and one EMF document per run: what was charged, skipped, ended, left."""
+    logger.info("billing run finished", extra={"event": "billing_run", **report})
+    metrics.add_metric(name="MinutesCharged", unit=MetricUnit.Count, value=report["minutes_charged"])
+    metrics.add_metric(name="UnitsCharged", unit=MetricUnit.Count, value=report["units_charged"])
+    metrics.add_metric(name="SessionsCharged", unit=MetricUnit.Count, value=report["sessions_charged"])
+    metrics.add_metric(name="SessionsEndedExhausted", unit=MetricUnit.Count, value=report["ended_exhausted"])
+    metrics.add_metric(name="SessionsLeftOver", unit=MetricUnit.Count, value=report["left_over"])
+    metrics.add_metric(name="BillingFailures", unit=MetricUnit.Count, value=report["failed"])
+    metrics.add_metric(name="BillingRunDuration", unit=MetricUnit.Milliseconds, value=report["duration_ms"])
+    metrics.flush_metrics()

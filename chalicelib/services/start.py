@@ -1,0 +1,80 @@
+"""POST /sessions: the creating write is the timer's start."""
+import uuid
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+from chalicelib import legacy, observability
+from chalicelib.domain.errors import (
+    ActiveSessionExists,
+    AdvisorNotFound,
+    InsufficientCredit,
+    InvalidRequest,
+    SessionIdTaken,
+)
+from chalicelib.domain.session import ACTIVE, AT_CREATION, Account, Session
+from chalicelib.domain.validation import StartRequest
+from chalicelib.domain.view import session_view
+from chalicelib.services import Clock
+from chalicelib.store.dynamo import DynamoStore, SessionExists
+
+
+@dataclass(frozen=True)
+class Started:
+    view: Dict[str, Any]
+    created: bool
+
+
+def _repeat(store: DynamoStore, clock: Clock, existing: Session, account: Account, caller_id: str) -> Started:
+    """A repeated session_id: the same user gets the stored session back, timer untouched."""
+    if existing.user_id != caller_id:
+        raise SessionIdTaken("this session_id belongs to another session")
+    if existing.is_legacy_unupgraded:
+        existing = legacy.upgrade_on_touch(store, existing, clock)
+    return Started(session_view(existing, account.balance, caller_id, clock()), created=False)
+
+
+def _check_can_start(request: StartRequest, snap_advisor, account: Account, caller_id: str) -> None:
+    if request.advisor_problem:
+        raise InvalidRequest(request.advisor_problem)
+    if snap_advisor is None:
+        raise AdvisorNotFound("no such advisor")
+    if snap_advisor.advisor_id == caller_id:
+        raise InvalidRequest("a user cannot start a session with themselves")
+    if account.active_session_id:
+        raise ActiveSessionExists(account.active_session_id)
+    if account.balance < snap_advisor.rate_per_minute:
+        raise InsufficientCredit("the balance does not cover one minute at the advisor's rate")
+
+
+def start_session(
+    store: DynamoStore,
+    clock: Clock,
+    caller_id: str,
+    request: StartRequest,
+    request_time_ms: Optional[int] = None,
+) -> Started:
+    # One read for everything the decision needs: the advisor's rate, the balance and active
+    # marker, and (for an idempotency key) whether that session already exists.
+    snap = store.read(session_id=request.session_id, user_id=caller_id, advisor_id=request.advisor_id)
+    if snap.session is not None:
+        return _repeat(store, clock, snap.session, snap.account, caller_id)
+    _check_can_start(request, snap.advisor, snap.account, caller_id)
+    now = clock()
+    session = Session(
+        session_id=request.session_id or uuid.uuid4().hex,
+        user_id=caller_id,
+        advisor_id=snap.advisor.advisor_id,
+        status=ACTIVE,
+        started_at_ms=now,
+        rate_per_minute=snap.advisor.rate_per_minute,
+        timer_init=AT_CREATION,
+    )
+    try:
+        store.create_session(session, min_balance=session.rate_per_minute)
+    except SessionExists as raced:
+        return _repeat(store, clock, raced.session, snap.account, caller_id)
+    if request_time_ms is not None:
+        observability.timer_started(session, now - request_time_ms, lag_source="request_time")
+    else:
+        observability.timer_started(session, None, lag_source="unknown")
+    return Started(session_view(session, snap.account.balance, caller_id, now), created=True)

@@ -1,0 +1,305 @@
+"""DynamoStore: every DynamoDB request the service makes, and its errors turned into domain errors.
+
+Request budget (SPEC cost targets): start = one BatchGetItem + one TransactWriteItems;
+poll = one BatchGetItem; end = one BatchGetItem + one TransactWriteItems (+ a re-read and a
+retry only when a billing run raced it).
+"""
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Dict, Iterator, Optional, Tuple
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.billing import Charge
+from chalicelib.domain.errors import (
+    ActiveSessionExists,
+    ChargeConflict,
+    InsufficientCredit,
+    ServiceUnavailable,
+)
+from chalicelib.domain.instants import day_of, iso_ms
+from chalicelib.domain.session import ACTIVE, CURRENT_SCHEMA, Account, Advisor, Session
+from chalicelib.settings import Settings
+from chalicelib.store import models
+from chalicelib.store.models import AccountItem, AdvisorItem, LedgerItem, SessionItem
+from chalicelib.store.records import (
+    from_raw,
+    new_session_item,
+    shard_of,
+    to_account,
+    to_advisor,
+    to_session,
+)
+
+log = logging.getLogger(__name__)
+
+ALL_OLD = "ALL_OLD"
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+class SessionExists(Exception):
+    """The session_id is already stored; the service decides between 200 and 409."""
+
+    def __init__(self, session: Session):
+        super().__init__(session.session_id)
+        self.session = session
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one consistent BatchGetItem returned."""
+
+    session: Optional[Session] = None
+    account: Optional[Account] = None
+    advisor: Optional[Advisor] = None
+
+
+def _reasons(error: TransactWriteError):
+    return error.cancellation_reasons if error.cause_response_code == "TransactionCanceledException" else []
+
+
+@contextlib.contextmanager
+def unavailable_on_failure(action: str):
+    """Throttling, service errors and timeouts become 503 + Retry-After; nothing was committed
+    (a transaction is all or nothing, and our other writes are single conditional writes)."""
+    try:
+        yield
+    except (PynamoDBException, ClientError, BotoCoreError) as error:
+        code = getattr(error, "cause_response_code", None)
+        if code is None and isinstance(error, ClientError):
+            code = error.response.get("Error", {}).get("Code")
+        log.warning("dynamodb %s failed: %s", action, code or type(error).__name__)
+        raise ServiceUnavailable() from error
+
+
+class DynamoStore:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        models.bind(settings)
+        self._connection = Connection(
+            region=settings.region,
+            host=settings.dynamodb_endpoint,
+            max_retry_attempts=models._Meta.max_retry_attempts,
+            connect_timeout_seconds=models._Meta.connect_timeout_seconds,
+            read_timeout_seconds=models._Meta.read_timeout_seconds,
+        )
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def _batch_get(self, wanted: Dict[type, str]) -> Dict[type, Optional[dict]]:
+        """One consistent BatchGetItem over several tables, one key per table."""
+        request = {
+            model.Meta.table_name: {
+                "Keys": [{model._hash_key_attribute().attr_name: {"S": key}}],
+                "ConsistentRead": True,
+            }
+            for model, key in wanted.items()
+        }
+        by_table = {model.Meta.table_name: model for model in wanted}
+        found: Dict[type, Optional[dict]] = {model: None for model in wanted}
+        with unavailable_on_failure("BatchGetItem"):
+            while request:
+                reply = self._connection.client.batch_get_item(RequestItems=request)
+                for table, items in reply.get("Responses", {}).items():
+                    for raw in items:
+                        found[by_table[table]] = raw
+                # DynamoDB may leave keys unprocessed under load; ask again for just those.
+                request = reply.get("UnprocessedKeys") or {}
+        return found
+
+    def read(
+        self,
+        session_id: Optional[str] = None,
+        user_id: Optional[str] = None,
+        advisor_id: Optional[str] = None,
+    ) -> Snapshot:
+        wanted = {}
+        if session_id:
+            wanted[SessionItem] = session_id
+        if user_id:
+            wanted[AccountItem] = user_id
+        if advisor_id:
+            wanted[AdvisorItem] = advisor_id
+        raw = self._batch_get(wanted)
+        session_item = from_raw(SessionItem, raw.get(SessionItem))
+        return Snapshot(
+            session=None if session_item is None else to_session(session_item),
+            account=to_account(from_raw(AccountItem, raw.get(AccountItem)), user_id) if user_id else None,
+            advisor=to_advisor(from_raw(AdvisorItem, raw.get(AdvisorItem))),
+        )
+
+    def account(self, user_id: str) -> Account:
+        with unavailable_on_failure("GetItem"):
+            try:
+                item = AccountItem.get(user_id, consistent_read=True)
+            except AccountItem.DoesNotExist:
+                item = None
+        return to_account(item, user_id)
+
+    def session(self, session_id: str) -> Optional[Session]:
+        with unavailable_on_failure("GetItem"):
+            try:
+                return to_session(SessionItem.get(session_id, consistent_read=True))
+            except SessionItem.DoesNotExist:
+                return None
+
+    def active_sessions(self, shard: int) -> Iterator[Session]:
+        """Active sessions of one shard, page by page (the sparse index: never a scan)."""
+        with unavailable_on_failure("Query"):
+            for item in SessionItem.active_by_shard.query(shard, page_size=100):
+                yield to_session(item)
+
+    # ---- writes ------------------------------------------------------------------------
+
+    def create_session(self, session: Session, min_balance: int) -> None:
+        """One transaction: the session item (holding its start) and the account's guard.
+
+        Raises SessionExists, ActiveSessionExists or InsufficientCredit from the cancellation
+        reasons (and the items DynamoDB returns with them), never from message text.
+        """
+        with unavailable_on_failure("TransactWriteItems"):
+            try:
+                with TransactWrite(connection=self._connection) as tx:
+                    tx.save(
+                        new_session_item(session, self.settings.active_shards),
+                        condition=SessionItem.session_id.does_not_exist(),
+                        return_values=ALL_OLD,
+                    )
+                    tx.update(
+                        AccountItem(session.user_id),
+                        actions=[AccountItem.active_session_id.set(session.session_id)],
+                        condition=(AccountItem.balance >= min_balance)
+                        & AccountItem.active_session_id.does_not_exist(),
+                        return_values=ALL_OLD,
+                    )
+            except TransactWriteError as error:
+                reasons = _reasons(error)
+                if not any(r is not None and r.code == CONDITION_FAILED for r in reasons):
+                    raise
+                self._raise_create_refusal(reasons)
+
+    @staticmethod
+    def _raise_create_refusal(reasons) -> None:
+        session_reason, account_reason = (list(reasons) + [None, None])[:2]
+        if session_reason is not None and session_reason.code == CONDITION_FAILED:
+            raise SessionExists(to_session(SessionItem.from_raw_data(session_reason.raw_item)))
+        raw = account_reason.raw_item if account_reason is not None else None
+        account = to_account(from_raw(AccountItem, raw), "")
+        if account.active_session_id:
+            raise ActiveSessionExists(account.active_session_id)
+        raise InsufficientCredit("the balance does not cover one minute at the advisor's rate")
+
+    def commit_charge(self, session: Session, charge: Charge, clear_marker: bool) -> None:
+        """Charge (and maybe end) a session in one transaction guarded by what was billed.
+
+        Shared by end and billing: the session must still be active with the `billed_minutes`
+        the charge was computed from, the balance must cover the amount, and the ledger key
+        (session, first minute) must be new. Any of those failing means someone else moved
+        first: ChargeConflict, and the caller re-reads.
+        """
+        session_actions = [
+            SessionItem.billed_minutes.set(charge.billed_after),
+            SessionItem.charged.set(session.charged + charge.amount),
+        ]
+        if charge.ends_session:
+            session_actions += [
+                SessionItem.status.set("ended"),
+                SessionItem.ended_at_ms.set(charge.ended_at_ms),
+                SessionItem.ended_at.set(iso_ms(charge.ended_at_ms)),
+                SessionItem.end_reason.set(charge.end_reason),
+                SessionItem.active_shard.remove(),
+            ]
+        session_guard = (
+            (SessionItem.status == ACTIVE)
+            & (SessionItem.schema_version == session.schema_version)
+            & (SessionItem.billed_minutes == session.billed_minutes)
+        )
+        account_actions, account_guard = [], None
+        if charge.amount:
+            account_actions += [
+                AccountItem.balance.add(-charge.amount),
+                AccountItem.debited.add(charge.amount),
+            ]
+            account_guard = AccountItem.balance >= charge.amount
+        if clear_marker and charge.ends_session:
+            account_actions.append(AccountItem.active_session_id.remove())
+            marker_guard = AccountItem.active_session_id == session.session_id
+            account_guard = marker_guard if account_guard is None else account_guard & marker_guard
+        with unavailable_on_failure("TransactWriteItems"):
+            try:
+                with TransactWrite(connection=self._connection) as tx:
+                    tx.update(SessionItem(session.session_id), actions=session_actions, condition=session_guard)
+                    if account_actions:
+                        tx.update(
+                            AccountItem(session.user_id),
+                            actions=account_actions,
+                            condition=account_guard,
+                            return_values=ALL_OLD,
+                        )
+                    if charge.minutes:
+                        tx.save(self._ledger_item(charge), condition=LedgerItem.first_minute.does_not_exist())
+            except TransactWriteError as error:
+                reasons = list(_reasons(error))
+                if not any(r is not None and r.code in (CONDITION_FAILED, "TransactionConflict") for r in reasons):
+                    raise
+                codes = ",".join(r.code if r is not None else "None" for r in reasons)
+                account = None
+                if account_actions and not reasons[0] and reasons[1] and reasons[1].code == CONDITION_FAILED:
+                    account = to_account(from_raw(AccountItem, reasons[1].raw_item), session.user_id)
+                raise ChargeConflict(codes, account=account) from error
+
+    @staticmethod
+    def _ledger_item(charge: Charge) -> LedgerItem:
+        return LedgerItem(
+            session_id=charge.session_id,
+            first_minute=charge.first_minute,
+            user_id=charge.user_id,
+            minutes=charge.minutes,
+            amount=charge.amount,
+            rate_per_minute=charge.rate_per_minute,
+            charged_at_ms=charge.charged_at_ms,
+            charged_at=iso_ms(charge.charged_at_ms),
+            kind=charge.end_reason or "billing",
+        )
+
+    def upgrade_legacy(self, session: Session, now_ms: int) -> bool:
+        """Write a schema-1 record's schema-2 form with one conditional write (still schema 1).
+
+        Racing readers, billing runs and the backfill all compute the same start from the same
+        record, and only the first write lands; returns False when someone else upgraded first.
+        An active record also becomes the account's active session unless one is already set,
+        so the one-active-session rule counts it from now on.
+        """
+        actions = [
+            SessionItem.schema_version.set(CURRENT_SCHEMA),
+            SessionItem.started_at_ms.set(session.started_at_ms),
+            SessionItem.started_at.set(iso_ms(session.started_at_ms)),
+            SessionItem.started_day.set(day_of(session.started_at_ms)),
+            SessionItem.timer_init.set(session.timer_init),
+            SessionItem.billed_minutes.set(session.billed_minutes),
+            SessionItem.charged.set(session.charged),
+            SessionItem.legacy_charged.set(session.legacy_charged),
+            SessionItem.upgraded_at.set(iso_ms(now_ms)),
+        ]
+        if session.is_active:
+            actions.append(SessionItem.active_shard.set(shard_of(session.session_id, self.settings.active_shards)))
+        with unavailable_on_failure("TransactWriteItems"):
+            try:
+                with TransactWrite(connection=self._connection) as tx:
+                    tx.update(
+                        SessionItem(session.session_id),
+                        actions=actions,
+                        condition=SessionItem.schema_version.does_not_exist(),
+                    )
+                    if session.is_active:
+                        marker = AccountItem.active_session_id
+                        tx.update(AccountItem(session.user_id), actions=[marker.set(marker | session.session_id)])
+            except TransactWriteError as error:
+                if any(r is not None and r.code == CONDITION_FAILED for r in _reasons(error)):
+                    return False
+                raise
+        return True
