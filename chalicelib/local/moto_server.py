@@ -33,7 +33,7 @@ class LocalDynamo:
         )
 
         class QuietHandler(MotoRequestHandler):
-            def log_message(self, format, *args):  # noqa: A002 - one line per DynamoDB call is noise
+            def log_request(self, *args, **kwargs):  # one line per DynamoDB call is noise
                 pass
 
         self.host = host
@@ -51,6 +51,12 @@ class LocalDynamo:
     def start(self) -> "LocalDynamo":
         self._thread.start()
         return self
+
+    def reset(self) -> None:
+        """Wipe every table and item (moto's state is per process, not per server)."""
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).read()
 
     def stop(self) -> None:
         self._server.shutdown()

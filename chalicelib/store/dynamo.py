@@ -5,7 +5,6 @@ poll = one BatchGetItem; end = one BatchGetItem + one TransactWriteItems (+ a re
 retry only when a billing run raced it).
 """
 import contextlib
-import logging
 from dataclasses import dataclass
 from typing import Dict, Iterator, Optional, Tuple
 
@@ -23,6 +22,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.instants import day_of, iso_ms
 from chalicelib.domain.session import ACTIVE, CURRENT_SCHEMA, Account, Advisor, Session
+from chalicelib.observability import logger
 from chalicelib.settings import Settings
 from chalicelib.store import models
 from chalicelib.store.models import AccountItem, AdvisorItem, LedgerItem, SessionItem
@@ -34,8 +34,6 @@ from chalicelib.store.records import (
     to_advisor,
     to_session,
 )
-
-log = logging.getLogger(__name__)
 
 ALL_OLD = "ALL_OLD"
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -58,8 +56,18 @@ class Snapshot:
     advisor: Optional[Advisor] = None
 
 
+def error_code(error: Exception):
+    """The AWS error code of a PynamoDB or botocore error; None for timeouts and connection
+    errors (PynamoDB's own `cause_response_code` raises on those)."""
+    for candidate in (getattr(error, "cause", None), error):
+        response = getattr(candidate, "response", None)
+        if isinstance(response, dict):
+            return response.get("Error", {}).get("Code")
+    return None
+
+
 def _reasons(error: TransactWriteError):
-    return error.cancellation_reasons if error.cause_response_code == "TransactionCanceledException" else []
+    return error.cancellation_reasons if error_code(error) == "TransactionCanceledException" else []
 
 
 @contextlib.contextmanager
@@ -69,10 +77,7 @@ def unavailable_on_failure(action: str):
     try:
         yield
     except (PynamoDBException, ClientError, BotoCoreError) as error:
-        code = getattr(error, "cause_response_code", None)
-        if code is None and isinstance(error, ClientError):
-            code = error.response.get("Error", {}).get("Code")
-        log.warning("dynamodb %s failed: %s", action, code or type(error).__name__)
+        logger.warning("dynamodb %s failed: %s", action, error_code(error) or type(error).__name__)
         raise ServiceUnavailable() from error
 
 

@@ -1,0 +1,88 @@
+"""DynamoDB for tests: tables from infra/resources.json, seeding helpers, a request counter."""
+import contextlib
+import threading
+from typing import List
+
+import boto3
+from botocore.client import BaseClient
+
+from chalicelib.api import dependencies
+from chalicelib.local.tables import create_tables
+from chalicelib.settings import current
+from chalicelib.store import models
+from chalicelib.store.models import AccountItem, AdvisorItem, LedgerItem, SessionItem
+
+
+def fresh_tables(endpoint=None):
+    """Create the tables (for the current settings) and forget every cached connection."""
+    settings = current()
+    client = boto3.client("dynamodb", region_name=settings.region, endpoint_url=endpoint)
+    create_tables(client, settings)
+    for model, _ in models.TABLES.values():
+        model._connection = None
+    models.bind(settings)
+    dependencies._store_cache.clear()
+    return client
+
+
+def add_user(user_id: str, balance: int) -> None:
+    AccountItem(user_id, balance=balance, debited=0).save()
+
+
+def add_advisor(advisor_id: str, rate: int, name: str = "An Advisor") -> None:
+    AdvisorItem(advisor_id, rate_per_minute=rate, display_name=name).save()
+
+
+def balance_of(user_id: str) -> int:
+    try:
+        return int(AccountItem.get(user_id, consistent_read=True).balance or 0)
+    except AccountItem.DoesNotExist:
+        return 0
+
+
+def account_item(user_id: str):
+    return AccountItem.get(user_id, consistent_read=True)
+
+
+def session_item(session_id: str):
+    return SessionItem.get(session_id, consistent_read=True)
+
+
+def all_sessions() -> list:
+    return list(SessionItem.scan())
+
+
+def ledger_of(session_id: str) -> list:
+    return list(LedgerItem.query(session_id, consistent_read=True))
+
+
+class RequestCounter:
+    """Every DynamoDB API call made through botocore (PynamoDB included), by operation."""
+
+    def __init__(self):
+        self.calls: List[str] = []
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+    @contextlib.contextmanager
+    def counting(self):
+        self.reset()
+        yield self
+
+
+@contextlib.contextmanager
+def count_requests(monkeypatch):
+    counter = RequestCounter()
+    original = BaseClient._make_api_call
+
+    def counted(client, operation_name, params):
+        if client.meta.service_model.service_name == "dynamodb":
+            with counter._lock:
+                counter.calls.append(operation_name)
+        return original(client, operation_name, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
+    yield counter

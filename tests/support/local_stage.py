@@ -1,0 +1,81 @@
+"""Start `python -m chalicelib.local` (what `make run` runs) on free ports, and stop it."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningStage:
+    def __init__(self, billing_interval_s: float = 60, extra_env=None):
+        self.api_port, self.dynamodb_port, self.web_port = free_port(), free_port(), free_port()
+        self.billing_interval_s = billing_interval_s
+        self.extra_env = extra_env or {}
+        self.log_path = PROJECT / "build" / f"local-stage-{self.api_port}.log"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://localhost:{self.api_port}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://localhost:{self.web_port}"
+
+    @property
+    def dynamodb_url(self) -> str:
+        return f"http://127.0.0.1:{self.dynamodb_port}"
+
+    def start(self, timeout_s: float = 60) -> "RunningStage":
+        env = {k: v for k, v in os.environ.items() if k not in ("STAGE", "DYNAMODB_ENDPOINT")}
+        env.update(
+            PORT=str(self.api_port),
+            DYNAMODB_PORT=str(self.dynamodb_port),
+            WEB_PORT=str(self.web_port),
+            BILLING_INTERVAL_SECONDS=str(self.billing_interval_s),
+            PYTHONUNBUFFERED="1",
+            **self.extra_env,
+        )
+        self.log_path.parent.mkdir(exist_ok=True)
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chalicelib.local"], cwd=PROJECT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"local stage exited early:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=1) as reply:
+                    if reply.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"local stage did not come up:\n{self.output()}")
+
+    def output(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, sig=signal.SIGTERM, timeout_s: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
