@@ -4,3 +4,9 @@
 bench/results.json. They are measurements, not tests: `make test` only runs each in its
 quick mode to prove it still works.
 """
+import os
+
+# Benchmarks only ever talk to moto (in-process or the local stage's server): fake
+# credentials keep boto3 from looking for real ones, and from ever reaching AWS.
+for _key, _value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"), ("AWS_DEFAULT_REGION", "us-east-1")):
+    os.environ.setdefault(_key, _value)

@@ -53,13 +53,16 @@ def start_session(
     request: StartRequest,
     request_time_ms: Optional[int] = None,
 ) -> Started:
+    # The timer starts when the request is handled, before anything that takes time: the
+    # page started its own timer at load, and every millisecond spent here would show up
+    # as the backend being behind it.
+    now = clock()
     # One read for everything the decision needs: the advisor's rate, the balance and active
     # marker, and (for an idempotency key) whether that session already exists.
     snap = store.read(session_id=request.session_id, user_id=caller_id, advisor_id=request.advisor_id)
     if snap.session is not None:
         return _repeat(store, clock, snap.session, snap.account, caller_id)
     _check_can_start(request, snap.advisor, snap.account, caller_id)
-    now = clock()
     session = Session(
         session_id=request.session_id or uuid.uuid4().hex,
         user_id=caller_id,
