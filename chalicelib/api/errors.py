@@ -69,6 +69,7 @@ def reshape_framework_error(response: Response) -> Response:
     them the project's {"error", "message"} body."""
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "error" not in body:
-        response.body = {"error": _snake(str(body["Code"])), "message": str(body.get("Message", ""))}
+        code = "internal_error" if response.status_code >= 500 else _snake(str(body["Code"]))
+        response.body = {"error": code, "message": str(body.get("Message", ""))}
         response.headers = {**(response.headers or {}), **JSON_HEADERS}
     return response

@@ -1,6 +1,5 @@
 """SPEC "Billing rules": ending and billing decide Charges; the tests apply them and keep the
 balance themselves, the way the store's transaction would."""
-import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from chalicelib.domain.billing import Charge, settle_billing, settle_end

@@ -1,7 +1,9 @@
 """SPEC: every error is JSON {"error": CODE, "message": text} with a stable CODE and the
 status of the SPEC table; Chalice's own error bodies are reshaped to the same form."""
+import importlib
 import inspect
 import json
+import pkgutil
 import re
 
 import pytest
@@ -20,10 +22,21 @@ def all_subclasses(cls):
     return found
 
 
-DOMAIN_ERRORS = [
-    cls for cls in all_subclasses(DomainError)
-    if not inspect.isabstract(cls) and cls.__module__ == domain_errors.__name__
-]
+def _import_the_code():
+    """Import every module of chalicelib so that a DomainError defined anywhere is seen."""
+    import chalicelib
+
+    for module in pkgutil.walk_packages(chalicelib.__path__, "chalicelib."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+
+
+_import_the_code()
+DOMAIN_ERRORS = sorted(
+    (cls for cls in all_subclasses(DomainError)
+     if not inspect.isabstract(cls) and cls.__module__.startswith("chalicelib.")),
+    key=lambda cls: cls.__name__,
+)
 
 
 def make_error(cls):

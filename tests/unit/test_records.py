@@ -161,6 +161,9 @@ def test_schema2_round_trip_through_dynamodb_json(session_id, started, rate, sha
     item = new_session_item(session, shards)
     # Through the wire format and back, as a later GetItem would return it.
     raw = json.loads(json.dumps(item.serialize()))
+    # The by-day index partition is the UTC date of the start, i.e. of its ISO twin.
+    assert raw["started_day"]["S"] == raw["started_at"]["S"][:10]
+    assert 0 <= int(raw["active_shard"]["N"]) < shards
     back = to_session(SessionItem.from_raw_data(raw))
     assert back == session
     assert back.timer_init == AT_CREATION
@@ -188,6 +191,18 @@ def test_schema2_item_with_end_and_legacy_fields_reads_back():
     assert back.legacy_charged == 300
     assert back.timer_init == LEGACY_TIMER_START
     assert back.started_at_ms == T0
+
+
+@pytest.mark.parametrize(
+    "started, day",
+    [
+        (1_795_824_000_000, "2026-11-28"),  # midnight UTC exactly
+        (1_795_823_999_999, "2026-11-27"),  # the last ms of the day before
+    ],
+)
+def test_started_day_at_midnight(started, day):
+    raw = new_session_item(make_session(started_at_ms=started), 16).serialize()
+    assert raw["started_day"] == {"S": day}
 
 
 # --- shards ---
