@@ -8,5 +8,6 @@ import os
 
 # Benchmarks only ever talk to moto (in-process or the local stage's server): fake
 # credentials keep boto3 from looking for real ones, and from ever reaching AWS.
-for _key, _value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"), ("AWS_DEFAULT_REGION", "us-east-1")):
+# The service's own log lines would drown the figures.
+for _key, _value in (("POWERTOOLS_LOG_LEVEL", "WARNING"), ("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"), ("AWS_DEFAULT_REGION", "us-east-1")):
     os.environ.setdefault(_key, _value)

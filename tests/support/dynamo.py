@@ -74,7 +74,9 @@ class RequestCounter:
 
 
 @contextlib.contextmanager
-def count_requests(monkeypatch):
+def counting_requests():
+    """Count every DynamoDB call made through botocore while the block runs (no pytest needed:
+    the benchmarks use it too)."""
     counter = RequestCounter()
     original = BaseClient._make_api_call
 
@@ -84,5 +86,14 @@ def count_requests(monkeypatch):
                 counter.calls.append(operation_name)
         return original(client, operation_name, params)
 
-    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
-    yield counter
+    BaseClient._make_api_call = counted
+    try:
+        yield counter
+    finally:
+        BaseClient._make_api_call = original
+
+
+@contextlib.contextmanager
+def count_requests(monkeypatch):
+    with counting_requests() as counter:
+        yield counter

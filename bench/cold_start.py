@@ -1,0 +1,76 @@
+"""Cold start: what importing app.py costs on top of importing its dependencies alone, and
+the size of the deployment package with what dominates it.
+
+`python -X importtime` in fresh interpreters, median of several runs; the baseline imports
+the same third-party modules the app imports, so the ratio is what our own code adds.
+"""
+import re
+import subprocess
+import sys
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+from bench.common import median, ratio, table
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEPENDENCIES = (
+    "chalice.app, pynamodb.models, pynamodb.attributes, pynamodb.indexes, pynamodb.connection, "
+    "pynamodb.transactions, pynamodb.exceptions, botocore.exceptions, aws_lambda_powertools, "
+    "aws_lambda_powertools.metrics, aws_lambda_powertools.logging.correlation_paths"
+)
+_LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
+
+
+def _top_level_import_us(statement: str) -> int:
+    """Sum of the cumulative times of the top-level imports a fresh interpreter makes."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", statement], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    total = 0
+    for match in _LINE.finditer(result.stderr):
+        if len(match.group(3)) == 1:  # one space: imported by the statement itself
+            total += int(match.group(2))
+    return total
+
+
+def _package_figures() -> dict:
+    package = PROJECT / "build" / "deployment.zip"
+    if not package.exists():
+        return {"deployment_zip_bytes": None, "note": "run `make package` first"}
+    sizes = Counter()
+    with zipfile.ZipFile(package) as archive:
+        for info in archive.infolist():
+            sizes[info.filename.split("/")[0]] += info.file_size
+    return {
+        "deployment_zip_bytes": package.stat().st_size,
+        "largest_uncompressed": dict(sizes.most_common(6)),
+    }
+
+
+def run(quick: bool = False) -> dict:
+    runs = 3 if quick else 9
+    app_us = [_top_level_import_us("import app") for _ in range(runs)]
+    deps_us = [_top_level_import_us(f"import {DEPENDENCIES}") for _ in range(runs)]
+    result = {
+        "runs": runs,
+        "app_import_ms": median(app_us) / 1000,
+        "dependencies_import_ms": median(deps_us) / 1000,
+    }
+    result["ratio"] = ratio(result["app_import_ms"], result["dependencies_import_ms"])
+    result["ours_adds_pct"] = (result["ratio"] - 1) * 100
+    result.update(_package_figures())
+    print(table(
+        f"cold start: import time, median of {runs} fresh interpreters",
+        ["what", "ms"],
+        [["import app", result["app_import_ms"]], ["its dependencies alone", result["dependencies_import_ms"]],
+         ["ratio (goal <= 1.15)", result["ratio"]]],
+    ))
+    if result["deployment_zip_bytes"]:
+        print(f"deployment.zip: {result['deployment_zip_bytes'] / 1e6:.1f} MB; largest (uncompressed): "
+              + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in result["largest_uncompressed"].items()))
+    return result
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,62 @@
+"""Handler overhead: a poll through the Chalice app (routing, identity, validation, the view,
+logging middleware) vs the bare DynamoDB call it makes, on the same in-process moto backend.
+Goal: ratio <= 1.5."""
+import json
+
+from bench.common import median, ratio, table, timed
+from chalicelib.api import dependencies
+from chalicelib.settings import current
+from tests.support.dynamo import add_advisor, add_user, fresh_tables
+
+
+def run(quick: bool = False) -> dict:
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from app import app
+
+    repeat = 30 if quick else 300
+    with mock_aws():
+        fresh_tables()
+        add_user("bench-user", 100_000)
+        add_advisor("bench-advisor", 199)
+        with Client(app, stage_name="local") as client:
+            headers = {"X-User-Id": "bench-user", "Content-Type": "application/json"}
+            created = client.http.post("/sessions", headers=headers, body=json.dumps({"advisor_id": "bench-advisor"}))
+            sid = json.loads(created.body)["session_id"]
+            settings = current()
+            raw = dependencies.store()._connection.client
+            keys = {
+                settings.sessions_table: {"Keys": [{"session_id": {"S": sid}}], "ConsistentRead": True},
+                settings.accounts_table: {"Keys": [{"user_id": {"S": "bench-user"}}], "ConsistentRead": True},
+            }
+
+            def through_app():
+                assert client.http.get(f"/sessions/{sid}", headers=headers).status_code == 200
+
+            def bare():
+                raw.batch_get_item(RequestItems=keys)
+
+            for fn in (through_app, bare):  # warm both paths
+                timed(fn, 5)
+            app_s, bare_s = [], []
+            for _ in range(repeat):  # interleaved, so machine noise hits both alike
+                app_s += timed(through_app, 1)
+                bare_s += timed(bare, 1)
+    result = {
+        "repeat": repeat,
+        "poll_through_app_ms": median(app_s) * 1000,
+        "bare_batch_get_ms": median(bare_s) * 1000,
+    }
+    result["ratio"] = ratio(result["poll_through_app_ms"], result["bare_batch_get_ms"])
+    print(table(
+        f"handler overhead: median of {repeat} polls, in-process moto",
+        ["path", "ms"],
+        [["poll through the Chalice app", result["poll_through_app_ms"]],
+         ["bare BatchGetItem", result["bare_batch_get_ms"]], ["ratio (goal <= 1.5)", result["ratio"]]],
+    ))
+    return result
+
+
+if __name__ == "__main__":
+    run()
