@@ -32,5 +32,9 @@ test-integration: install
 test-e2e: install
 	$(BIN)/python -m pytest tests/e2e
 
+## every benchmark: one table printed, figures in bench/results.json (ARGS="--quick" for small runs)
+bench: install
+	$(BIN)/python -m bench $(ARGS)
+
 clean:
 	rm -rf build .pytest_cache .hypothesis
