@@ -253,8 +253,12 @@ class DynamoStore:
                     raise
                 codes = ",".join(r.code if r is not None else "None" for r in reasons)
                 account = None
-                if account_actions and not reasons[0] and reasons[1] and reasons[1].code == CONDITION_FAILED:
-                    account = to_account(from_raw(AccountItem, reasons[1].raw_item), session.user_id)
+                # PynamoDB sends a transaction's actions grouped (condition checks, deletes, puts,
+                # updates), not in the order written: the reasons are [ledger?, session, account?].
+                by_action = dict(zip((["ledger"] if charge.minutes else []) + ["session", "account"], reasons))
+                session_reason, account_reason = by_action.get("session"), by_action.get("account")
+                if session_reason is None and account_reason is not None and account_reason.code == CONDITION_FAILED:
+                    account = to_account(from_raw(AccountItem, account_reason.raw_item), session.user_id)
                 raise ChargeConflict(codes, account=account) from error
 
     @staticmethod
