@@ -14,6 +14,9 @@ def _env_from_config() -> None:
     from chalice.cli.factory import CLIFactory
 
     config = CLIFactory(str(PROJECT)).create_config_obj(chalice_stage_name="local")
+    # The page's origin follows WEB_PORT (tests run the stage on random ports); the config's
+    # fixed origin would make every cross-origin call from such a page fail its preflight.
+    os.environ.setdefault("CORS_ORIGIN", f"http://localhost:{os.environ.get('WEB_PORT', '8002')}")
     for key, value in config.environment_variables.items():
         os.environ.setdefault(key, value)
     port = int(os.environ.get("DYNAMODB_PORT", "8001"))
