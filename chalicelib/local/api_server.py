@@ -4,11 +4,14 @@
    chalice local does not), so the timer-start lag is logged locally too.
 2. Answers chalice local makes itself (unknown route, unknown method) carry the project's
    error body, as the deployed API's gateway responses do.
+3. Path parameters are percent-decoded, as API Gateway decodes them (chalice local passes
+   `a%3Ab` through, so a valid id sent encoded was refused locally only).
 """
 import json
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler
+from urllib.parse import unquote
 
 from chalice.local import (
     ChaliceRequestHandler,
@@ -27,6 +30,8 @@ class _Gateway(LocalGateway):
         event = super()._generate_lambda_event(method, path, headers, body)
         event["requestContext"]["requestTimeEpoch"] = self.arrival_ms
         event["requestContext"]["requestId"] = str(uuid.uuid4())
+        if event.get("pathParameters"):
+            event["pathParameters"] = {name: unquote(value) for name, value in event["pathParameters"].items()}
         return event
 
 

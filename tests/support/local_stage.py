@@ -79,3 +79,32 @@ class RunningStage:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+    # ---- seeding the stage's own DynamoDB (fuzz and load tests) ---------------------------
+
+    def dynamodb(self):
+        """One boto3 client per stage: building one costs more than the put it is used for."""
+        if getattr(self, "_dynamodb", None) is None:
+            import boto3
+
+            # moto takes any credentials; explicit ones work from session fixtures too, which
+            # run before the per-test fake AWS environment is set.
+            self._dynamodb = boto3.client(
+                "dynamodb", endpoint_url=self.dynamodb_url, region_name="us-east-1",
+                aws_access_key_id="local", aws_secret_access_key="local",
+            )
+        return self._dynamodb
+
+    def add_user(self, user_id: str, balance: int) -> str:
+        self.dynamodb().put_item(
+            TableName="accounts",
+            Item={"user_id": {"S": user_id}, "balance": {"N": str(balance)}, "debited": {"N": "0"}},
+        )
+        return user_id
+
+    def add_advisor(self, advisor_id: str, rate: int) -> str:
+        self.dynamodb().put_item(
+            TableName="advisors",
+            Item={"advisor_id": {"S": advisor_id}, "rate_per_minute": {"N": str(rate)}, "display_name": {"S": advisor_id}},
+        )
+        return advisor_id

@@ -1,0 +1,45 @@
+import itertools
+import os
+
+import pytest
+
+from tests.support.local_stage import RunningStage
+
+pytestmark = pytest.mark.e2e
+
+# `make test` replays a bounded, fixed set of cases; `make fuzz` raises the counts and
+# explores new cases on every run (FUZZ_EXPLORE=1).
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
+STATEFUL_SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "15"))
+EXPLORE = os.environ.get("FUZZ_EXPLORE") == "1"
+
+ADVISOR = "fuzz-advisor"
+RATE = 150
+# A recognisable fake ID token sent with every request: no log line may ever contain it.
+FAKE_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmdXp6LXNlY3JldC1zdWJqZWN0In0.ZnV6ei1zaWduYXR1cmUtZG8tbm90LWxvZw"
+
+
+@pytest.fixture(scope="session")
+def fuzz_stage():
+    """The local stage as `make run` starts it; billing every 2 s so fuzzed sessions get billed
+    while they are polled."""
+    stage = RunningStage(billing_interval_s=2).start()
+    stage.add_advisor(ADVISOR, RATE)
+    yield stage
+    stage.stop()
+
+
+@pytest.fixture(scope="session")
+def fresh_user(fuzz_stage):
+    """A new user with credit for every call: otherwise one active session turns every later
+    start into a 409 and the fuzzer stops reaching the 201 path."""
+    counter = itertools.count()
+
+    def make(balance: int = 50_000) -> str:
+        return fuzz_stage.add_user(f"fuzz-user-{os.getpid()}-{next(counter)}", balance)
+
+    return make
+
+
+def headers_for(user: str) -> dict:
+    return {"X-User-Id": user, "Authorization": FAKE_TOKEN}
