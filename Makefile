@@ -36,5 +36,13 @@ test-e2e: install
 bench: install
 	$(BIN)/python -m bench $(ARGS)
 
+## the deployable template for DEPLOY_STAGE (prod unless set): build/sam.json + build/deployment.zip,
+## linted; needs no AWS credentials, only the region exported above (docs/deploy.md: what next)
+DEPLOY_STAGE ?= prod
+package: install
+	rm -f build/sam.json build/deployment.zip
+	$(BIN)/chalice package --stage $(DEPLOY_STAGE) --merge-template infra/resources.json build/
+	$(BIN)/cfn-lint build/sam.json
+
 clean:
 	rm -rf build .pytest_cache .hypothesis

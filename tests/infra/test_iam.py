@@ -1,0 +1,171 @@
+"""Least privilege: each function may do on DynamoDB what its code does, and nothing more.
+
+The static tests read the packaged roles. The last two run the code each function runs (the
+API's routes, the billing run) on moto, record every DynamoDB request it makes, and check
+each one against that function's role: a grant missing there is an outage in production,
+and nothing else here would notice it offline.
+"""
+import contextlib
+import json
+import threading
+
+from botocore.client import BaseClient
+
+import app as app_module
+from chalicelib.local.driver import DriverContext, scheduled_event
+from chalicelib.services.billing import RunReport, bill_session
+from chalicelib.settings import current
+from chalicelib.store.models import TABLES, SessionItem
+from tests.infra.packaged import as_list, grants, resource_key
+from tests.support.dynamo import add_user
+
+API, BILLING = "app.app", "app.bill_active_sessions"
+# What the code may ask of DynamoDB at all: item reads and conditional writes (transactions
+# are made of Put/Update/ConditionCheck), and queries on the sparse active index. Scans,
+# deletes, batch writes and table management are operator tools' business, never a Lambda's.
+ALLOWED_ACTIONS = {
+    "dynamodb:BatchGetItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+}
+ITEM_ACTION_OF_TRANSACTION_PART = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+def test_no_wildcard_action_or_resource_for_dynamodb(template):
+    for function in template.functions:
+        for statement in template.statements(function):
+            actions = as_list(statement["Action"])
+            assert "*" not in actions and "dynamodb:*" not in actions, function
+            if any(a.startswith("dynamodb:") for a in actions):
+                assert all("*" not in a for a in actions), (function, actions)
+                for resource in as_list(statement["Resource"]):
+                    assert resource != "*", (function, statement)
+                    # Named through the template, never a hard-coded (or wildcard) ARN.
+                    assert isinstance(resource, dict), (function, resource)
+
+
+def test_only_the_actions_the_code_uses_on_the_stacks_own_tables(template):
+    tables = set(TABLES)
+    for function in template.functions:
+        for action, resource in grants(template.statements(function)):
+            assert action in ALLOWED_ACTIONS, (function, action)
+            table, _, index = resource.partition("/index/")
+            assert table in tables, (function, resource)
+            # Query only on the active index: a query on the table or another index is an
+            # admin's job (docs/admin.md), and the billing run must not grow with ended sessions.
+            assert (action == "dynamodb:Query") == bool(index), (function, action, resource)
+            if index:
+                assert index == SessionItem.active_by_shard.Meta.index_name
+
+
+def test_the_api_cannot_query_and_billing_cannot_read_advisors(template):
+    api = grants(template.statements(template.function_by_handler(API)))
+    billing = grants(template.statements(template.function_by_handler(BILLING)))
+    assert not any(action == "dynamodb:Query" for action, _ in api)
+    assert not any(resource == "AdvisorsTable" for _, resource in billing)
+
+
+def test_logs_go_only_to_the_functions_own_group(template):
+    for name, function in template.functions.items():
+        own = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        logs = [s for s in template.statements(name) if any(a.startswith("logs:") for a in as_list(s["Action"]))]
+        assert logs, name
+        for statement in logs:
+            assert set(as_list(statement["Action"])) <= {"logs:CreateLogStream", "logs:PutLogEvents"}
+            assert [resource_key(r) for r in as_list(statement["Resource"])] == [f"{own}.Arn"] or [
+                resource_key(r) for r in as_list(statement["Resource"])
+            ] == [own], (name, statement)
+
+
+# ---- what the code really asks for ----------------------------------------------------
+
+
+@contextlib.contextmanager
+def recording(monkeypatch):
+    """Every DynamoDB request made through botocore (PynamoDB included): (operation, params)."""
+    calls, lock = [], threading.Lock()
+    original = BaseClient._make_api_call
+
+    def record(client, operation, params):
+        if client.meta.service_model.service_name == "dynamodb":
+            with lock:
+                calls.append((operation, params))
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", record)
+    yield calls
+    monkeypatch.setattr(BaseClient, "_make_api_call", original)
+
+
+def needed(calls) -> set:
+    """The (action, resource key) pairs IAM checks for these requests."""
+    settings = current()
+    logical_id = {getattr(settings, field): name for name, (_, field) in TABLES.items()}
+    pairs = set()
+    for operation, params in calls:
+        if operation == "BatchGetItem":
+            pairs |= {(f"dynamodb:{operation}", logical_id[t]) for t in params["RequestItems"]}
+        elif operation == "TransactWriteItems":
+            for part in params["TransactItems"]:
+                [(kind, body)] = part.items()
+                pairs.add((ITEM_ACTION_OF_TRANSACTION_PART[kind], logical_id[body["TableName"]]))
+        elif operation == "TransactGetItems":
+            pairs |= {("dynamodb:GetItem", logical_id[p["Get"]["TableName"]]) for p in params["TransactItems"]}
+        else:
+            resource = logical_id[params["TableName"]]
+            if params.get("IndexName"):
+                resource += "/index/" + params["IndexName"]
+            pairs.add((f"dynamodb:{operation}", resource))
+    return pairs
+
+
+def put_schema1_session(session_id, user_id, advisor_id, now_ms):
+    """A record as the previous release wrote it: epoch seconds, no schema_version."""
+    SessionItem(
+        session_id, user_id=user_id, advisor_id=advisor_id, status="active", rate_per_minute=199,
+        created_at=now_ms / 1000 - 30, timer_start=now_ms / 1000 - 20,
+    ).save()
+
+
+def test_the_api_role_grants_every_request_the_routes_make(template, api, demo, clock, monkeypatch):
+    user, other, advisor = demo["user"], demo["other"], demo["advisor"]
+    add_user("u-poor", 10)
+    put_schema1_session("legacy-0001", other, advisor, clock())
+    with recording(monkeypatch) as calls:
+        assert api.start(user, advisor, session_id="iam-000001")[0] == 201
+        assert api.start(user, advisor, session_id="iam-000001")[0] == 200
+        assert api.start(user, advisor, session_id="iam-000002")[0] == 409
+        assert api.start("u-poor", advisor)[0] == 402
+        clock.advance(seconds=75)
+        assert api.poll(user, "iam-000001")[0] == 200
+        assert api.poll(advisor, "iam-000001")[0] == 200
+        assert api.end(advisor, "iam-000001")[0] == 200
+        assert api.poll(other, "legacy-0001")[0] == 200  # upgraded on touch
+        assert api.end(other, "legacy-0001")[0] == 200
+    missing = needed(calls) - grants(template.statements(template.function_by_handler(API)))
+    assert calls and not missing, json.dumps(sorted(missing))
+
+
+def test_the_billing_role_grants_every_request_a_run_makes(template, api, demo, clock, store, monkeypatch):
+    add_user("u-short", 250)  # pays one minute, then runs out
+    assert api.start(demo["user"], demo["advisor"], session_id="iam-bill-01")[0] == 201
+    assert api.start("u-short", demo["advisor"], session_id="iam-bill-02")[0] == 201
+    as_read_before_the_run = store.session("iam-bill-01")
+    clock.advance(seconds=150)
+    with recording(monkeypatch) as calls:
+        # The scheduled function's own entry, with a Lambda context of its packaged timeout.
+        app_module.bill_active_sessions(scheduled_event(), DriverContext(55_000))
+        # An overlapping run that read the session before this one charged it: its charge
+        # is refused and it re-reads the session.
+        bill_session(store, clock, as_read_before_the_run, RunReport())
+    assert api.poll("u-short", "iam-bill-02")[1]["end_reason"] == "credits_exhausted"
+    missing = needed(calls) - grants(template.statements(template.function_by_handler(BILLING)))
+    assert any(op == "Query" for op, _ in calls) and not missing, json.dumps(sorted(missing))
