@@ -36,4 +36,4 @@ app.register_blueprint(sessions_api)
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def bill_active_sessions(event):
-    return run_billing(deps.store(), deps.clock, event.context)
+    return run_billing(deps.store(), deps.clock, event.context, event.event_id)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, fields
 from threading import Lock
 from typing import Callable, Optional
 
-from chalicelib.domain.billing import settle_billing
+from chalicelib import observability
+from chalicelib.domain.billing import Charge, settle_billing
 from chalicelib.domain.errors import ChargeConflict
 from chalicelib.domain.session import Session
 from chalicelib.services import Clock
@@ -22,6 +23,14 @@ ATTEMPTS = 3
 
 @dataclass
 class RunReport:
+    """What one run did. Each session read from the index has exactly one outcome: charged
+    (new minutes committed, still active), ended by exhaustion (its last paid minutes, if any,
+    committed with the end), skipped (nothing owed, or another writer got there first), left
+    over (the deadline came, or every attempt lost a race: the next run bills it in full), or
+    failed. A shard whose query failed adds one failure and `shards_incomplete`; its unread
+    sessions wait for the next run. Minutes and units include those of exhaustion ends.
+    Threads add to it under its lock."""
+
     sessions_seen: int = 0
     sessions_charged: int = 0
     minutes_charged: int = 0
@@ -46,7 +55,8 @@ class RunReport:
 
 def bill_session(store: DynamoStore, clock: Clock, session: Session, report: RunReport) -> None:
     """Charge one session what it owes now. One transaction when the balance pays; a second
-    one, with the balance DynamoDB returned, when it does not (credit exhaustion)."""
+    one, decided with the balance DynamoDB returned with the refusal, when it does not
+    (credits exhaustion). A lost race re-reads the session and skips it if it was ended."""
     balance: Optional[int] = None
     clear_marker = False
     for _ in range(ATTEMPTS):
@@ -65,16 +75,20 @@ def bill_session(store: DynamoStore, clock: Clock, session: Session, report: Run
             if fresh is None or not fresh.is_active:
                 report.add(skipped_raced=1)
                 return
-            session, balance = fresh, None
+            session, balance, clear_marker = fresh, None, False
             continue
-        report.add(
-            sessions_charged=1,
-            minutes_charged=charge.minutes,
-            units_charged=charge.amount,
-            ended_exhausted=1 if charge.ends_session else 0,
-        )
+        _record(report, session, charge)
         return
-    report.add(skipped_raced=1)
+    # Lost every attempt to other writers: nothing was written, so the next run bills it in full.
+    report.add(left_over=1)
+
+
+def _record(report: RunReport, session: Session, charge: Charge) -> None:
+    outcome = "ended_exhausted" if charge.ends_session else "sessions_charged"
+    report.add(**{outcome: 1}, minutes_charged=charge.minutes, units_charged=charge.amount)
+    if charge.ends_session:
+        # Rare and what a user will ask support about: worth a line of its own.
+        observability.charge_committed(session, charge.minutes, charge.amount, charge.end_reason)
 
 
 def _bill_shard(store, clock, shard: int, has_time: Callable[[], bool], report: RunReport, on_failure) -> None:
