@@ -24,6 +24,7 @@ export class ElapsedDisplay {
     this.capMs = Infinity;
     this.shown = 0;
     this.running = true;
+    this.jump = false;
   }
 
   // The backend said `elapsedSeconds` (and how long the credits last) at `atMono`, best
@@ -33,6 +34,13 @@ export class ElapsedDisplay {
     this.anchorMono = atMono;
     this.anchorMs = Math.round(elapsedSeconds * 1000);
     this.capMs = secondsRemaining == null ? Infinity : Math.round((elapsedSeconds + secondsRemaining) * 1000);
+  }
+
+  // A session this page did not start (a reload, another tab): its time is news, not drift,
+  // so the next redraw shows it at once instead of counting up to it.
+  resume(elapsedSeconds, atMono, secondsRemaining = null) {
+    this.snap(elapsedSeconds, atMono, secondsRemaining);
+    this.jump = true;
   }
 
   // Elapsed ms the backend would report now: local time since the anchor, frozen at the cap
@@ -55,8 +63,9 @@ export class ElapsedDisplay {
     if (!this.running) return this.shown;
     const target = Math.floor(this.targetMs(now) / 1000);
     if (target > this.shown) {
-      this.shown = target - this.shown > CATCH_UP_LIMIT_S ? target : this.shown + 1;
+      this.shown = this.jump || target - this.shown > CATCH_UP_LIMIT_S ? target : this.shown + 1;
     }
+    this.jump = false;
     return this.shown;
   }
 

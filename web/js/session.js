@@ -171,7 +171,8 @@ export class ChatSession {
       this._cancelPending();
       return;
     }
-    this.display.snap(body.elapsed_seconds, (sentMono + receivedMono) / 2, body.seconds_remaining);
+    const taken = this.phase === "starting" && (this.resumed || this.adopted) ? "resume" : "snap";
+    this.display[taken](body.elapsed_seconds, (sentMono + receivedMono) / 2, body.seconds_remaining);
     if (this.phase === "starting") this.phase = "active";
     if (this.phase === "active") {
       this.notice = null;

@@ -89,6 +89,15 @@ describe("ElapsedDisplay", () => {
     assert.equal(display.redraw(200), 125);
   });
 
+  it("shows a resumed session's time at once, even when it is close", () => {
+    const display = new ElapsedDisplay(0);
+    display.redraw(50);
+    display.resume(2.9, 60);
+    assert.equal(display.redraw(200), 3);
+    display.snap(5.5, 1_000); // later answers are drift again: one second per redraw
+    assert.equal(display.redraw(1_200), 4);
+  });
+
   it("freezes at the time the credits cover, to the millisecond", () => {
     const display = new ElapsedDisplay(0);
     display.snap(45.123, 45_000, 14.877); // exactly 60 s in all, a float sum of 59.999...

@@ -123,15 +123,15 @@ describe("ChatSession", () => {
     const backend = new FakeBackend(time);
     const storage = new MemoryStorage();
     const first = openPage({ time, backend, storage });
-    await watch(first, 125_000);
+    await watch(first, 3_000); // a quick reload: a gap the display would otherwise count up
     const shownBefore = first.session.tick().seconds;
     first.session.cancelPending?.(); // the old page is gone with its timers
 
     const reloaded = openPage({ time, backend, storage, ids: ["page-never-used"] });
-    assert.match(reloaded.session.tick().notice?.text ?? "", /Resuming|^$/);
-    const frames = await watch(reloaded, 1_000);
+    const frames = await watch(reloaded, 200);
     assert.deepEqual(backend.callsOf("start").map((c) => c.args[1]), ["page-0001", "page-0001"]);
     assert.equal(frames.at(-1).sessionId, "page-0001");
+    // The first redraw after the answer shows the session's time, not a count up to it.
     assert.ok(frames.at(-1).seconds >= shownBefore, `${frames.at(-1).seconds} < ${shownBefore}`);
     assert.equal(frames.at(-1).state, "running");
   });
