@@ -46,3 +46,20 @@ package: install
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
+
+## the chat page's browser test drives Debian's Chromium (Playwright's own browser download
+## cannot work here): installed with apt when missing, as CI runs as root on a bare machine
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+.PHONY: chromium test-browser
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+chromium: $(CHROMIUM)
+
+test: chromium
+
+test-browser: install chromium
+	$(BIN)/python -m pytest tests/browser
