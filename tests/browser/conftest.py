@@ -4,8 +4,6 @@ import pytest
 
 from tests.support.local_stage import RunningStage
 
-pytestmark = pytest.mark.e2e
-
 CHROMIUM = "/usr/bin/chromium"
 # Headless, and nothing that reaches for the network: this machine's network is closed, and
 # Chromium's background connections would only fail (many at a time).
