@@ -19,6 +19,7 @@ STATUS = {
     errors.AdvisorNotFound: 404,
     errors.ActiveSessionExists: 409,
     errors.SessionIdTaken: 409,
+    errors.LegacyRecordUnusable: 409,
     errors.PayloadTooLarge: 413,
     errors.ServiceUnavailable: 503,
 }

@@ -68,3 +68,19 @@ class ChargeConflict(Exception):
     def __init__(self, reason: str = "conflict", account=None):
         super().__init__(reason)
         self.account = account
+
+
+class LegacyRecordUnusable(DomainError):
+    """A record of the previous release lacks what its upgrade needs (a start time, a rate...).
+
+    Never guessed around: a wrong start would bill the wrong minutes. The backfill reports
+    such records for a person to repair; a request touching one gets 409 with the reason.
+    """
+    code = "legacy_record_unusable"
+
+    def __init__(self, session_id: str, problem: str = "it lacks what its upgrade needs", parties=()):
+        super().__init__(f"session {session_id} of the previous release cannot be used: {problem}")
+        self.session_id = session_id
+        self.problem = problem
+        # The session's user and advisor: to anyone else it must stay a plain 404.
+        self.parties = tuple(p for p in parties if p)

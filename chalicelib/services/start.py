@@ -29,7 +29,7 @@ def _repeat(store: DynamoStore, clock: Clock, existing: Session, account: Accoun
     if existing.user_id != caller_id:
         raise SessionIdTaken("this session_id belongs to another session")
     if existing.is_legacy_unupgraded:
-        existing = legacy.upgrade_on_touch(store, existing, clock)
+        existing, account = legacy.upgrade_on_touch(store, existing, account, clock)
     return Started(session_view(existing, account.balance, caller_id, clock()), created=False)
 
 

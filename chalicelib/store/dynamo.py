@@ -6,7 +6,7 @@ retry only when a billing run raced it).
 """
 import contextlib
 from dataclasses import dataclass
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, NamedTuple, Optional, Tuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.connection import Connection
@@ -19,8 +19,9 @@ from chalicelib.domain.errors import (
     ChargeConflict,
     InsufficientCredit,
     ServiceUnavailable,
+    SessionNotFound,
 )
-from chalicelib.domain.instants import day_of, iso_ms
+from chalicelib.domain.instants import iso_ms
 from chalicelib.domain.session import ACTIVE, CURRENT_SCHEMA, Account, Advisor, Session
 from chalicelib.observability import logger
 from chalicelib.settings import Settings
@@ -28,6 +29,8 @@ from chalicelib.store import models
 from chalicelib.store.models import AccountItem, AdvisorItem, LedgerItem, SessionItem
 from chalicelib.store.records import (
     from_raw,
+    legacy_as_read,
+    legacy_upgrade_actions,
     new_session_item,
     shard_of,
     to_account,
@@ -275,40 +278,51 @@ class DynamoStore:
             kind=charge.end_reason or "billing",
         )
 
-    def upgrade_legacy(self, session: Session, now_ms: int) -> bool:
-        """Write a schema-1 record's schema-2 form with one conditional write (still schema 1).
+    def upgrade_legacy(self, session: Session, now_ms: int) -> "LegacyUpgrade":
+        """Write a schema-1 record's schema-2 form with one conditional write: the record must
+        still be schema 1 and hold what `session` was read from (status, billed, charged, and
+        no timer_start when the start came from created_at).
 
         Racing readers, billing runs and the backfill all compute the same start from the same
-        record, and only the first write lands; returns False when someone else upgraded first.
-        An active record also becomes the account's active session unless one is already set,
-        so the one-active-session rule counts it from now on.
+        record and only the first write lands; a refusal returns the record as it is now
+        (DynamoDB sends it back with the refusal: no re-read). An active record also becomes
+        the account's active session unless one is already set, so the one-active-session
+        rule counts it from now on.
         """
-        actions = [
-            SessionItem.schema_version.set(CURRENT_SCHEMA),
-            SessionItem.started_at_ms.set(session.started_at_ms),
-            SessionItem.started_at.set(iso_ms(session.started_at_ms)),
-            SessionItem.started_day.set(day_of(session.started_at_ms)),
-            SessionItem.timer_init.set(session.timer_init),
-            SessionItem.billed_minutes.set(session.billed_minutes),
-            SessionItem.charged.set(session.charged),
-            SessionItem.legacy_charged.set(session.legacy_charged),
-            SessionItem.upgraded_at.set(iso_ms(now_ms)),
-        ]
-        if session.is_active:
-            actions.append(SessionItem.active_shard.set(shard_of(session.session_id, self.settings.active_shards)))
+        active = session.is_active
+        shard = shard_of(session.session_id, self.settings.active_shards) if active else None
         with unavailable_on_failure("TransactWriteItems"):
-            try:
-                with TransactWrite(connection=self._connection) as tx:
-                    tx.update(
-                        SessionItem(session.session_id),
-                        actions=actions,
-                        condition=SessionItem.schema_version.does_not_exist(),
-                    )
-                    if session.is_active:
-                        marker = AccountItem.active_session_id
-                        tx.update(AccountItem(session.user_id), actions=[marker.set(marker | session.session_id)])
-            except TransactWriteError as error:
-                if any(r is not None and r.code == CONDITION_FAILED for r in _reasons(error)):
-                    return False
-                raise
-        return True
+            # Only real DynamoDB reports TransactionConflict (another transaction on the item in
+            # flight); trying again then meets that transaction's outcome instead.
+            for _ in range(3):
+                try:
+                    with TransactWrite(connection=self._connection) as tx:
+                        # Both are updates, so PynamoDB keeps this order: reasons[0] is the session.
+                        tx.update(
+                            SessionItem(session.session_id),
+                            actions=legacy_upgrade_actions(session, shard, now_ms),
+                            condition=legacy_as_read(session),
+                            return_values=ALL_OLD,
+                        )
+                        if active:
+                            marker = AccountItem.active_session_id
+                            tx.update(AccountItem(session.user_id), actions=[marker.set(marker | session.session_id)])
+                except TransactWriteError as error:
+                    reasons = list(_reasons(error))
+                    if reasons and reasons[0] is not None and reasons[0].code == CONDITION_FAILED:
+                        stored = from_raw(SessionItem, reasons[0].raw_item)
+                        if stored is None:
+                            raise SessionNotFound(session.session_id) from error
+                        return LegacyUpgrade(written=False, session=to_session(stored))
+                    if any(r is not None and r.code == "TransactionConflict" for r in reasons):
+                        continue
+                    raise
+                return LegacyUpgrade(written=True, session=session.with_changes(schema_version=CURRENT_SCHEMA))
+        raise ServiceUnavailable("the session record is being changed right now; retry")
+
+
+class LegacyUpgrade(NamedTuple):
+    """What `upgrade_legacy` did: whether this call wrote, and the session as stored now."""
+
+    written: bool
+    session: Session

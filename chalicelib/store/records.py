@@ -2,10 +2,13 @@
 import zlib
 from typing import Any, Dict, Optional
 
+from chalicelib.domain.errors import LegacyRecordUnusable
 from chalicelib.domain.instants import day_of, iso_ms, seconds_to_ms
 from chalicelib.domain.session import (
+    ACTIVE,
     AT_CREATION,
     CURRENT_SCHEMA,
+    ENDED,
     LEGACY_CREATED_AT,
     LEGACY_TIMER_START,
     Account,
@@ -24,11 +27,52 @@ def legacy_start(item: SessionItem):
     """SPEC's schema-1 rule: the old timer's start if it had one, else the record's creation."""
     if item.timer_start is not None:
         return seconds_to_ms(item.timer_start), LEGACY_TIMER_START
-    return seconds_to_ms(item.created_at or 0), LEGACY_CREATED_AT
+    return seconds_to_ms(item.created_at), LEGACY_CREATED_AT
+
+
+def legacy_problem(item: SessionItem) -> Optional[str]:
+    """Why a schema-1 item cannot be read as a session, or None. A missing start would
+    otherwise become 1970 and bill the whole balance; a missing rate or user would crash."""
+    for name in ("user_id", "advisor_id", "status", "rate_per_minute"):
+        if getattr(item, name) is None:
+            return f"no {name}"
+    if item.status not in (ACTIVE, ENDED):
+        return f"unknown status {item.status!r}"
+    for name in ("rate_per_minute", "billed_minutes", "charged"):
+        value = getattr(item, name)
+        # Money and minutes are whole; a fraction would be truncated here and then never
+        # match the stored value the upgrade is conditioned on.
+        if value is not None and (value < 0 or value != int(value)):
+            return f"{name} is not a whole number >= 0"
+    if item.timer_start is None and item.created_at is None:
+        return "neither timer_start nor created_at"
+    return None
+
+
+def legacy_item(raw: Dict[str, Any]) -> SessionItem:
+    """A schema-1 item from DynamoDB JSON. Its end time, when it has one, is `ended_at` in
+    epoch seconds (N) like its other times, where schema 2 keeps an ISO string there: read it
+    as `ended_at_ms` so the model does not refuse the item."""
+    ended = raw.get("ended_at") or {}
+    if "N" in ended:
+        raw = {k: v for k, v in raw.items() if k != "ended_at"}
+        raw.setdefault("ended_at_ms", {"N": str(seconds_to_ms(ended["N"]))})
+    wrong = [
+        f"{name} is not of DynamoDB type {attribute.attr_type}"
+        for name, attribute in SessionItem.get_attributes().items()
+        if name in raw and attribute.attr_type not in raw[name]
+    ]
+    if wrong:
+        text = {name: (raw.get(name) or {}).get("S") for name in ("session_id", "user_id", "advisor_id")}
+        raise LegacyRecordUnusable(text["session_id"], wrong[0], parties=(text["user_id"], text["advisor_id"]))
+    return SessionItem.from_raw_data(raw)
 
 
 def to_session(item: SessionItem) -> Session:
     if item.schema_version is None:
+        problem = legacy_problem(item)
+        if problem is not None:
+            raise LegacyRecordUnusable(item.session_id, problem, parties=(item.user_id, item.advisor_id))
         started_at_ms, how = legacy_start(item)
         schema, legacy_charged = 1, int(item.charged or 0)
     else:
@@ -71,6 +115,50 @@ def new_session_item(session: Session, shards: int) -> SessionItem:
     )
 
 
+def legacy_upgrade_actions(session: Session, active_shard: Optional[int], now_ms: int) -> list:
+    """The schema-2 attributes a schema-1 record gains in place: its start and ISO twin, what
+    the indexes need, and what was charged, carried over unchanged."""
+    actions = [
+        SessionItem.schema_version.set(CURRENT_SCHEMA),
+        SessionItem.started_at_ms.set(session.started_at_ms),
+        SessionItem.started_at.set(iso_ms(session.started_at_ms)),
+        SessionItem.started_day.set(day_of(session.started_at_ms)),
+        SessionItem.timer_init.set(session.timer_init),
+        SessionItem.billed_minutes.set(session.billed_minutes),
+        SessionItem.charged.set(session.charged),
+        SessionItem.legacy_charged.set(session.legacy_charged),
+        SessionItem.upgraded_at.set(iso_ms(now_ms)),
+    ]
+    if session.ended_at_ms is not None:
+        actions += [
+            SessionItem.ended_at_ms.set(session.ended_at_ms),
+            SessionItem.ended_at.set(iso_ms(session.ended_at_ms)),
+        ]
+    if active_shard is not None:
+        actions.append(SessionItem.active_shard.set(active_shard))
+    return actions
+
+
+def _holds(attribute, value: int):
+    """The stored number is `value`; a missing one reads as 0 (SPEC: missing = 0)."""
+    return (attribute == value) | attribute.does_not_exist() if value == 0 else attribute == value
+
+
+def legacy_as_read(session: Session):
+    """Condition: still schema 1 and unchanged since `session` was read from it. A record that
+    is gone fails it too (no status), so the upgrade never creates an item."""
+    condition = (
+        SessionItem.schema_version.does_not_exist()
+        & (SessionItem.status == session.status)
+        & _holds(SessionItem.billed_minutes, session.billed_minutes)
+        & _holds(SessionItem.charged, session.charged)
+    )
+    if session.timer_init == LEGACY_CREATED_AT:
+        # The old release may still start this timer while it drains; its start would win.
+        condition &= SessionItem.timer_start.does_not_exist()
+    return condition
+
+
 def to_account(item: Optional[AccountItem], user_id: str) -> Account:
     """A user with no account item has balance 0 (SPEC)."""
     if item is None:
@@ -93,4 +181,8 @@ def to_advisor(item: Optional[AdvisorItem]) -> Optional[Advisor]:
 
 
 def from_raw(model, raw: Optional[Dict[str, Any]]):
-    return None if raw is None else model.from_raw_data(raw)
+    if raw is None:
+        return None
+    if model is SessionItem and "schema_version" not in raw:
+        return legacy_item(raw)
+    return model.from_raw_data(raw)
