@@ -44,6 +44,11 @@ package: install
 	$(BIN)/chalice package --stage $(DEPLOY_STAGE) --merge-template infra/resources.json build/
 	$(BIN)/cfn-lint build/sam.json
 
+## upgrade the previous release's session records in place (docs/operations.md): dry run first,
+## make backfill ARGS="--dry-run"; resumable, idempotent; the local stage: ARGS="--endpoint-url http://127.0.0.1:8001"
+backfill: install
+	$(BIN)/python -m chalicelib.backfill $(ARGS)
+
 clean:
 	rm -rf build .pytest_cache .hypothesis
 

@@ -8,12 +8,13 @@ the reason an upgrade must refuse it.
 import contextlib
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import boto3
 
-from chalicelib import observability
+from chalicelib import backfill, observability
 from chalicelib.domain.session import LEGACY_CREATED_AT, LEGACY_TIMER_START
 from chalicelib.settings import current
 
@@ -190,3 +191,17 @@ def captured_log():
     finally:
         handler.setStream(previous)
 
+
+class BackfillRun:
+    """One backfill as `python -m chalicelib.backfill` runs it (state under `tmp_path`, log
+    lines captured), with its exit status, terminal output and summary figures."""
+
+    def __init__(self, tmp_path, clock, *flags):
+        args = backfill.parse_args(["--state", str(tmp_path / "state.json"), "--log-file", "-", *flags])
+        self.out, self.err = io.StringIO(), io.StringIO()
+        with captured_log() as self.log:
+            self.status = backfill.run(args, clock=clock, out=self.out, err=self.err)
+        self.text = self.out.getvalue()
+
+    def figure(self, label: str) -> int:
+        return int(re.search(rf"^  {label} +(\d+)", self.text, re.M).group(1))

@@ -1,0 +1,270 @@
+"""`make backfill`: upgrade every session record of the previous release (schema 1) in place.
+
+The step after a deployment (docs/operations.md): billing finds only upgraded sessions, so an
+active record that nobody polls stays unbilled until this runs. Each record gets the same
+conditional write as on its first touch, so the service may run meanwhile, and a second run
+finds nothing to do. The segments of a parallel Scan run on a bounded thread pool; the state
+file records where each segment stands after every page, so a run that stopped (Ctrl-C, a
+failure) resumes there when started again.
+
+    python -m chalicelib.backfill --dry-run    # what it would change; writes nothing
+    python -m chalicelib.backfill              # upgrade; run it again after an interruption
+
+Progress and the summary go to the terminal; the JSON log lines (SPEC's timer line for each
+upgrade, a warning for each record skipped) go to --log-file.
+"""
+import argparse
+import contextlib
+import os
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Optional, TextIO
+
+from chalicelib import legacy, observability
+from chalicelib.backfill_state import Checkpoint, StateMismatch, Tally
+from chalicelib.domain.errors import LegacyRecordUnusable
+from chalicelib.services import Clock, system_clock
+from chalicelib.settings import current
+from chalicelib.store.dynamo import DynamoStore
+from chalicelib.store.scan import Page, SessionScan, read_session
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT_STATE = PROJECT / "build" / "backfill-state.json"
+DEFAULT_DRY_RUN_STATE = PROJECT / "build" / "backfill-dry-run-state.json"
+DEFAULT_LOG = PROJECT / "build" / "backfill.log"
+
+
+class Interrupted(Exception):
+    """Asked to stop (Ctrl-C): the segment stops between two records."""
+
+
+@dataclass
+class Outcome:
+    totals: Tally
+    complete: bool
+    failures: Dict[int, str] = field(default_factory=dict)  # segment -> what stopped it
+    interrupted: bool = False
+
+
+class Progress:
+    """One status line at most every `interval_s`: rewritten in place on a terminal."""
+
+    def __init__(self, stream: TextIO, checkpoint: Checkpoint, table_size: Optional[int], dry_run: bool,
+                 interval_s: float = 1.0):
+        self.stream, self.checkpoint, self.table_size = stream, checkpoint, table_size
+        self.upgraded = "would upgrade" if dry_run else "upgraded"
+        self.interval_s = interval_s
+        self._last = float("-inf")
+        self._tty = hasattr(stream, "isatty") and stream.isatty()
+        self._lock = threading.Lock()
+
+    def show(self, force: bool = False) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if not force and now - self._last < self.interval_s:
+                return
+            self._last = now
+            t = self.checkpoint.totals
+            of = f" of ~{self.table_size}" if self.table_size else ""
+            line = (
+                f"segments {self.checkpoint.segments_done()}/{self.checkpoint.total_segments} done"
+                f" | scanned {t.scanned}{of} | schema 1: {t.legacy} | {self.upgraded} {t.upgraded}"
+                f" | already current {t.already_current} | skipped {t.skipped}"
+            )
+            self.stream.write(("\r" + line) if self._tty else (line + "\n"))
+            self.stream.flush()
+
+    def done(self) -> None:
+        self.show(force=True)
+        if self._tty:
+            self.stream.write("\n")
+
+
+class Backfill:
+    def __init__(self, store, scan: SessionScan, clock: Clock, checkpoint: Checkpoint, dry_run: bool,
+                 out: TextIO, progress: Progress):
+        self.store, self.scan, self.clock = store, scan, clock
+        self.checkpoint, self.dry_run = checkpoint, dry_run
+        self.out, self.progress = out, progress
+        self.stop = threading.Event()
+        self._out_lock = threading.Lock()
+
+    def run(self, workers: int) -> Outcome:
+        failures: Dict[int, str] = {}
+        pending = self.checkpoint.pending()
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="backfill") as pool:
+            futures = {pool.submit(self._segment, s, key): s for s, key in pending.items()}
+            try:
+                remaining = set(futures)
+                while remaining:
+                    finished, remaining = wait(remaining, timeout=0.5, return_when=FIRST_EXCEPTION)
+                    for future in finished:
+                        if future.exception() is not None:
+                            failures[futures[future]] = _describe(future.exception())
+                    self.progress.show()
+            except KeyboardInterrupt:
+                # Workers stop between two records; their pages are saved as cut short.
+                self.stop.set()
+        for future, segment in futures.items():
+            if future.exception() is not None:
+                failures[segment] = _describe(future.exception())
+        self.checkpoint.finish()
+        self.progress.done()
+        return Outcome(self.checkpoint.totals, self.checkpoint.complete, failures, self.stop.is_set())
+
+    def _segment(self, segment: int, start_key: Optional[dict]) -> None:
+        for page in self.scan.pages(segment, self.checkpoint.total_segments, start_key):
+            tally = Tally(scanned=page.scanned, legacy=len(page.items))
+            try:
+                self._page(page, tally)
+            except BaseException:
+                # Only its writes count: the page is read again on resume, where the records
+                # this attempt upgraded no longer show, and every other one shows again.
+                written = 0 if self.dry_run else tally.upgraded
+                self.checkpoint.page_cut_short(Tally(legacy=written, upgraded=written))
+                raise
+            self.checkpoint.page_done(segment, tally, page.next_key)
+            self.progress.show()
+            if self.stop.is_set() and page.next_key:
+                raise Interrupted()
+
+    def _page(self, page: Page, tally: Tally) -> None:
+        for raw in page.items:
+            if self.stop.is_set():
+                raise Interrupted()
+            try:
+                session = read_session(raw)
+                if self.dry_run:
+                    self._would_upgrade(session, tally)
+                    continue
+                outcome, _ = legacy.upgrade(self.store, session, self.clock)
+                if outcome == legacy.UPGRADED:
+                    tally.upgraded += 1
+                else:
+                    tally.upgraded_elsewhere += 1
+            except LegacyRecordUnusable as unusable:
+                tally.skip(unusable.session_id, unusable.problem)
+                legacy.log_skipped(unusable)
+                self._say(f"skip {unusable.session_id}: {unusable.problem}")
+
+    def _would_upgrade(self, session, tally: Tally) -> None:
+        problem = legacy.start_problem(session, self.clock())
+        if problem is not None:
+            raise LegacyRecordUnusable(session.session_id, problem)
+        tally.upgraded += 1
+        self._say(f"would upgrade {legacy.describe(session)}")
+
+    def _say(self, line: str) -> None:
+        with self._out_lock:
+            self.out.write(line + "\n")
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, Interrupted):
+        return "interrupted"
+    return getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+
+
+def summary(outcome: Outcome, table: str, dry_run: bool) -> str:
+    t = outcome.totals
+    if outcome.complete:
+        state = "complete (dry run: nothing was written)" if dry_run else "complete"
+    elif outcome.interrupted:
+        state = "interrupted: run it again to resume"
+    else:
+        state = "incomplete: run it again to resume"
+    figures = [
+        ("records scanned", t.scanned, ""),
+        ("would upgrade" if dry_run else "upgraded", t.upgraded, ""),
+        ("already current", t.already_current,
+         f" ({t.upgraded_elsewhere} upgraded by the service while this ran)" if t.upgraded_elsewhere else ""),
+        ("skipped", t.skipped, ""),
+    ]
+    lines = [f"backfill of table {table!r}: {state}"]
+    lines += [f"  {label:<17} {value}{note}" for label, value, note in figures]
+    lines += [f"    {count:>6}  {reason}" for reason, count in sorted(t.reasons.items())]
+    if t.skipped_ids:
+        more = " ..." if t.skipped > len(t.skipped_ids) else ""
+        lines.append(f"  skipped records (fix by hand, see docs/operations.md): {', '.join(t.skipped_ids)}{more}")
+    lines += [f"  segment {segment} stopped: {why}" for segment, why in sorted(outcome.failures.items())]
+    return "\n".join(lines)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.backfill", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    parser.add_argument("--segments", type=int, default=8, help="parallel scan segments (default 8)")
+    parser.add_argument("--workers", type=int, default=4, help="threads scanning segments (default 4)")
+    parser.add_argument("--page-size", type=int, default=200, help="items read per Scan request (default 200)")
+    parser.add_argument("--state", type=Path, help=f"state file (default {DEFAULT_STATE.relative_to(PROJECT)})")
+    parser.add_argument("--restart", action="store_true", help="ignore an unfinished run's state; scan from the start")
+    parser.add_argument("--log-file", default=str(DEFAULT_LOG), help="JSON log lines go here ('-': the terminal)")
+    parser.add_argument("--endpoint-url", help="DynamoDB endpoint (the local stage: http://127.0.0.1:8001)")
+    args = parser.parse_args(argv)
+    if args.segments < 1 or args.workers < 1 or not 1 <= args.page_size <= 10_000:
+        parser.error("--segments and --workers must be >= 1, --page-size between 1 and 10000")
+    if args.state is None:
+        args.state = DEFAULT_DRY_RUN_STATE if args.dry_run else DEFAULT_STATE
+    return args
+
+
+def run(args, clock: Clock = system_clock, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """The backfill as the command runs it, minus where its log lines go; the exit status."""
+    settings = current()
+    try:
+        checkpoint = Checkpoint.open(args.state, settings.sessions_table, args.segments, args.dry_run, args.restart)
+    except StateMismatch as mismatch:
+        err.write(f"{mismatch}\n")
+        return 2
+    scan = SessionScan(settings, page_size=args.page_size)
+    where = settings.dynamodb_endpoint or f"DynamoDB in {settings.region}"
+    verb = "resuming" if checkpoint.resumed else "starting"
+    out.write(
+        f"{verb} {'a dry run' if args.dry_run else 'the backfill'} of table {settings.sessions_table!r} at {where}:"
+        f" {checkpoint.total_segments} segments, {args.workers} threads, state in {args.state}\n"
+    )
+    out.flush()
+    backfill = Backfill(
+        DynamoStore(settings), scan, clock, checkpoint, args.dry_run, out,
+        Progress(err, checkpoint, scan.approximate_size(), args.dry_run),
+    )
+    outcome = backfill.run(args.workers)
+    out.write(summary(outcome, settings.sessions_table, args.dry_run) + "\n")
+    if outcome.complete:
+        return 0
+    return 130 if outcome.interrupted else 1
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.endpoint_url:
+        os.environ["DYNAMODB_ENDPOINT"] = args.endpoint_url
+        # A local endpoint (moto) accepts any credentials; botocore still wants some.
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    terminal = sys.stdout
+    if args.log_file == "-":
+        return run(args, out=terminal)
+    log_path = Path(args.log_file)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    handler = observability.logger.registered_handler
+    with open(log_path, "a") as log:
+        # The service's logger and its EMF documents both write to stdout: here, to the log.
+        previous = handler.setStream(log)
+        observability.logger.append_keys(upgraded_by="backfill")
+        try:
+            with contextlib.redirect_stdout(log):
+                status = run(args, out=terminal)
+        finally:
+            observability.logger.remove_keys(["upgraded_by"])
+            handler.setStream(previous)
+    terminal.write(f"log lines in {log_path}\n")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
