@@ -5,7 +5,8 @@
 2. Answers chalice local makes itself (unknown route, unknown method) carry the project's
    error body, as the deployed API's gateway responses do.
 3. Path parameters are percent-decoded, as API Gateway decodes them (chalice local passes
-   `a%3Ab` through, so a valid id sent encoded was refused locally only).
+   `a%3Ab` through, so a valid id sent encoded was refused locally only), and a `;` stays
+   part of the path (chalice local's urlparse cut `/sessions/a;b` to the session `a`).
 """
 import json
 import time
@@ -27,7 +28,7 @@ class _Gateway(LocalGateway):
     arrival_ms = None
 
     def _generate_lambda_event(self, method, path, headers, body):
-        event = super()._generate_lambda_event(method, path, headers, body)
+        event = super()._generate_lambda_event(method, path.replace(";", "%3B"), headers, body)
         event["requestContext"]["requestTimeEpoch"] = self.arrival_ms
         event["requestContext"]["requestId"] = str(uuid.uuid4())
         if event.get("pathParameters"):

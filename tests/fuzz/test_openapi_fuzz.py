@@ -125,3 +125,12 @@ def test_the_stage_log_carries_ids_but_never_the_token_or_a_body(fuzz_stage, fre
     assert started.body["session_id"] in log and user in log
     for secret in [FAKE_TOKEN, *FAKE_TOKEN.split("."), marker, "Authorization", "authorization"]:
         assert secret not in log
+
+
+def test_a_semicolon_stays_part_of_the_id_as_in_api_gateway(fuzz_stage, fresh_user):
+    """chalice local's URL parsing dropped `;...` from a path, so `/sessions/<id>;x` answered
+    with session <id>; API Gateway passes `<id>;x`, which is not a valid id."""
+    user = fresh_user()
+    started = call("POST", f"{fuzz_stage.api_url}/sessions", headers=headers_for(user), body={"advisor_id": ADVISOR})
+    reply = call("GET", f"{fuzz_stage.api_url}/sessions/{started.body['session_id']};x", headers=headers_for(user))
+    assert reply.status == 400 and reply.body["error"] == "invalid_request"
