@@ -162,6 +162,9 @@ def test_shown_seconds_never_go_back_nor_skip_over_32_s(journey):
     assert shown[-1]["seconds"] >= WATCH_S
     # ... and they follow real time: second n appears about n s after the page loaded.
     loaded = shown[0]["t"]
+    offsets = sorted(e["t"] - loaded - 1000 * e["seconds"] for e in shown if e["seconds"] > 0)
+    print(f"\nchat page: second n appeared n s + {offsets[len(offsets) // 2]:.0f} ms (median), "
+          f"{offsets[0]:.0f}..{offsets[-1]:.0f} ms (range) after #timer was parsed, over {len(offsets)} seconds")
     late = [(e["seconds"], round(e["t"] - loaded)) for e in shown if not -100 <= e["t"] - loaded - 1000 * e["seconds"] <= 1000]
     assert not late, f"(second, ms after load) off the real clock: {late}"
 

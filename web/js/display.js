@@ -27,8 +27,7 @@ export class ElapsedDisplay {
     this.jump = false;
   }
 
-  // The backend said `elapsedSeconds` (and how long the credits last) at `atMono`, best
-  // estimated as the midpoint between sending the request and receiving the answer.
+  // The backend said `elapsedSeconds` (and how long the credits last) as of `atMono`.
   snap(elapsedSeconds, atMono, secondsRemaining = null) {
     // The backend answers in whole ms; rounding keeps 45.123 + 14.877 at 60 s, not 59.999...
     this.anchorMono = atMono;
@@ -56,6 +55,13 @@ export class ElapsedDisplay {
   // Seconds the credits still cover at `now`, or null when there is no cap.
   remainingSeconds(now) {
     return this.capMs === Infinity ? null : Math.max(0, (this.capMs - this.targetMs(now)) / 1000);
+  }
+
+  // When the next whole second falls due: the page redraws right after it, so a second shows
+  // when it is reached, not up to one redraw period later.
+  msToNextSecond(now) {
+    const target = this.targetMs(now);
+    return !this.running || target >= this.capMs ? Infinity : 1000 - (target % 1000);
   }
 
   // Called on every redraw; returns the whole seconds to show.

@@ -56,6 +56,12 @@ function showNotice(element, notice) {
   if (element.className !== className) element.className = className;
 }
 
+// Redraws at least every REDRAW_MS (never skipping a second) and just after each second.
+function redrawLoop() {
+  const s = render();
+  setTimeout(redrawLoop, Math.min(REDRAW_MS, s.nextSecondInMs + 2));
+}
+
 function render() {
   const s = session.tick(performance.now());
   const timer = $("timer");
@@ -75,6 +81,7 @@ function render() {
   if (s.lowBalance) put(low, `Low balance: your credits last ${format.clock(s.remainingSeconds)} more at this rate.`);
   $("end").disabled = !s.canEnd;
   $("new").hidden = !s.canRestart;
+  return s;
 }
 
 $("end").addEventListener("click", () => {
@@ -86,6 +93,5 @@ $("new").addEventListener("click", () => {
   window.location.reload();
 });
 
-render();
 session.begin();
-setInterval(render, REDRAW_MS);
+redrawLoop();

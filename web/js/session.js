@@ -102,6 +102,7 @@ export class ChatSession {
     const view = this.view || {};
     return {
       seconds,
+      nextSecondInMs: this.display.msToNextSecond(now),
       state: stopped ? "stopped" : "running",
       phase: this.phase,
       sessionId: this.sessionId,
@@ -159,7 +160,7 @@ export class ChatSession {
     return this._lose(outcome);
   }
 
-  _apply({ body, sentMono, receivedMono }) {
+  _apply({ body, receivedMono }) {
     if (["ended", "refused", "lost"].includes(this.phase)) return; // a late answer changes nothing
     this.view = body;
     this.failures = 0;
@@ -171,8 +172,12 @@ export class ChatSession {
       this._cancelPending();
       return;
     }
+    // Anchored at the answer's arrival, not the request's midpoint: a request's start may
+    // include the config fetch and a CORS preflight, which would put a midpoint too early
+    // and the display behind by them until the next poll. On arrival the page trails the
+    // backend by the answer's trip only (about a millisecond locally), and never leads it.
     const taken = this.phase === "starting" && (this.resumed || this.adopted) ? "resume" : "snap";
-    this.display[taken](body.elapsed_seconds, (sentMono + receivedMono) / 2, body.seconds_remaining);
+    this.display[taken](body.elapsed_seconds, receivedMono, body.seconds_remaining);
     if (this.phase === "starting") this.phase = "active";
     if (this.phase === "active") {
       this.notice = null;
@@ -197,9 +202,8 @@ export class ChatSession {
   // --- requests and timers -------------------------------------------------------------
 
   async _send(request, onOutcome) {
-    const sentMono = this.now();
     const outcome = await request();
-    onOutcome({ ...outcome, sentMono, receivedMono: this.now() });
+    onOutcome({ ...outcome, receivedMono: this.now() });
   }
 
   _poll() {

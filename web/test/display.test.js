@@ -89,6 +89,17 @@ describe("ElapsedDisplay", () => {
     assert.equal(display.redraw(200), 125);
   });
 
+  it("tells when the next second falls due, on the backend's clock once snapped", () => {
+    const display = new ElapsedDisplay(0);
+    assert.equal(display.msToNextSecond(250), 750);
+    display.snap(14.98, 15_000); // the backend is 20 ms behind: its 15th second is 20 ms away
+    assert.equal(display.msToNextSecond(15_000), 20);
+    display.snap(59.5, 60_000, 0.5);
+    assert.equal(display.msToNextSecond(60_500), Infinity); // frozen: no second will come
+    display.settle(60);
+    assert.equal(display.msToNextSecond(61_000), Infinity);
+  });
+
   it("shows a resumed session's time at once, even when it is close", () => {
     const display = new ElapsedDisplay(0);
     display.redraw(50);

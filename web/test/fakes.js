@@ -69,6 +69,7 @@ export class FakeBackend {
     this.calls = [];
     this.failures = [];
     this.latencyMs = { start: 0, poll: 0, end: 0 };
+    this.requestLegMs = { start: 0, poll: 0, end: 0 };
   }
 
   // The next call of `op` ("start" | "poll" | "end") answers `outcome` instead.
@@ -112,12 +113,14 @@ export class FakeBackend {
   }
 
   api() {
-    // The answer is computed when the request arrives and delivered `latencyMs[op]` later.
+    // A request reaches the backend `requestLegMs[op]` after it is sent (a CORS preflight
+    // goes first, say); the answer is computed then and arrives `latencyMs[op]` later.
     const answer = (op, args, compute) => {
       this.calls.push({ op, args, at: this.time.now() });
-      const outcome = this._injected(op) || compute();
-      if (!this.latencyMs[op]) return Promise.resolve(outcome);
-      return new Promise((resolve) => this.time.schedule(() => resolve(outcome), this.latencyMs[op]));
+      const delayed = (ms, fn) => (ms ? new Promise((resolve) => this.time.schedule(() => resolve(fn()), ms)) : Promise.resolve(fn()));
+      return delayed(this.requestLegMs[op], () => this._injected(op) || compute()).then((outcome) =>
+        delayed(this.latencyMs[op], () => outcome),
+      );
     };
     return {
       start: (advisorId, sessionId) =>

@@ -72,6 +72,16 @@ describe("ChatSession", () => {
     assert.equal(frames.at(-1).seconds, 31); // 31.96 s on the backend's clock
   });
 
+  it("keeps to the backend's clock when the create request took long to get there", async () => {
+    const time = new VirtualTime();
+    const backend = new FakeBackend(time, { lagMs: 0 }); // its timer starts as the request lands
+    backend.requestLegMs.start = 300; // the config fetch and a CORS preflight go first
+    const page = openPage({ time, backend });
+    await watch(page, 5_000);
+    const backendSays = backend.view(backend.sessions.get("page-0001")).elapsed_seconds * 1000;
+    assert.ok(Math.abs(page.session.display.targetMs(time.now()) - backendSays) < 1, `${page.session.display.targetMs(time.now())} vs ${backendSays}`);
+  });
+
   it("says a failed start and retries it with the same id, without restarting the timer", async () => {
     const page = openPage({ failures: [["start", NETWORK_DOWN], ["start", failure(503, "service_unavailable", "try again")]] });
     await settle();
