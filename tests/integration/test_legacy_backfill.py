@@ -1,10 +1,11 @@
 """`make backfill` on moto: dry run, upgrade, idempotence, resuming, its summary and log."""
 import json
 import re
+import threading
 
 import pytest
 
-from chalicelib import backfill
+from chalicelib import backfill, legacy
 from chalicelib.domain.instants import iso_ms
 from chalicelib.services import system_clock
 from tests.support.dynamo import account_item, add_advisor, add_user, session_item
@@ -135,6 +136,35 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(dynamo, tmp_path, cloc
     # an upgrade failure cut short, read again (the refused Scan never reached DynamoDB).
     reread = 1 if failing_operation == "TransactWriteItems" else 0
     assert first_scans + resumed_scans == full_scan + reread
+
+
+def test_ctrl_c_stops_between_two_records_and_the_next_run_resumes(dynamo, tmp_path, clock, monkeypatch):
+    ids = bulk_records(clock)
+    upgrades, some_done = [], threading.Event()
+    real_upgrade, real_wait = legacy.upgrade, backfill.wait
+
+    def counted_upgrade(*args):
+        upgrades.append(args[1].session_id)
+        if len(upgrades) == 3:
+            some_done.set()
+        return real_upgrade(*args)
+
+    def ctrl_c(*args, **kwargs):
+        some_done.wait(timeout=30)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(legacy, "upgrade", counted_upgrade)
+    monkeypatch.setattr(backfill, "wait", ctrl_c)
+    first = BackfillRun(tmp_path, clock, *FLAGS)
+    monkeypatch.setattr(backfill, "wait", real_wait)
+
+    assert first.status == 130
+    assert "interrupted: run it again to resume" in first.text
+    assert 3 <= len(upgrades) < len(ids)
+    second = BackfillRun(tmp_path, clock, *FLAGS)
+    assert second.status == 0
+    assert sorted(upgrades) == sorted(ids)  # each upgraded once, across both runs
+    assert (second.figure("records scanned"), second.figure("upgraded")) == (len(ids), len(ids))
 
 
 def test_a_dry_run_state_is_never_resumed_as_a_real_run(table, tmp_path, clock, monkeypatch):
