@@ -247,23 +247,32 @@ def main(argv=None) -> int:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     terminal = sys.stdout
-    if args.log_file == "-":
-        return run(args, out=terminal)
-    log_path = Path(args.log_file)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    # Its timer lines are the service's, told apart from upgrades on first touch.
+    observability.logger.append_keys(upgraded_by="backfill")
+    try:
+        if args.log_file == "-":
+            return run(args, out=terminal)
+        log_path = Path(args.log_file)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "a") as log, _logging_to(log):
+            status = run(args, out=terminal)
+        terminal.write(f"log lines in {log_path}\n")
+        return status
+    finally:
+        observability.logger.remove_keys(["upgraded_by"])
+
+
+@contextlib.contextmanager
+def _logging_to(stream: TextIO):
+    """The service's logger and its EMF documents both write to stdout: here, to `stream`."""
     handler = observability.logger.registered_handler
-    with open(log_path, "a") as log:
-        # The service's logger and its EMF documents both write to stdout: here, to the log.
-        previous = handler.setStream(log)
-        observability.logger.append_keys(upgraded_by="backfill")
-        try:
-            with contextlib.redirect_stdout(log):
-                status = run(args, out=terminal)
-        finally:
-            observability.logger.remove_keys(["upgraded_by"])
+    previous = handler.setStream(stream)
+    try:
+        with contextlib.redirect_stdout(stream):
+            yield
+    finally:
+        if previous is not None:  # None: it already wrote there
             handler.setStream(previous)
-    terminal.write(f"log lines in {log_path}\n")
-    return status
 
 
 if __name__ == "__main__":

@@ -189,7 +189,8 @@ def captured_log():
     try:
         yield captured
     finally:
-        handler.setStream(previous)
+        if previous is not None:  # None: it already wrote there
+            handler.setStream(previous)
 
 
 class BackfillRun:
