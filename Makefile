@@ -68,3 +68,11 @@ test: chromium
 
 test-browser: install chromium
 	$(BIN)/python -m pytest tests/browser
+
+## a longer schemathesis pass over docs/openapi.json than make test's (tests/fuzz), against a
+## fresh local stage; it explores new cases on every run instead of replaying fixed ones
+FUZZ_EXAMPLES ?= 500
+FUZZ_SCENARIOS ?= 100
+.PHONY: fuzz
+fuzz: install
+	FUZZ_EXPLORE=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) $(BIN)/python -m pytest tests/fuzz
