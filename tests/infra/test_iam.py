@@ -81,9 +81,7 @@ def test_logs_go_only_to_the_functions_own_group(template):
         assert logs, name
         for statement in logs:
             assert set(as_list(statement["Action"])) <= {"logs:CreateLogStream", "logs:PutLogEvents"}
-            assert [resource_key(r) for r in as_list(statement["Resource"])] == [f"{own}.Arn"] or [
-                resource_key(r) for r in as_list(statement["Resource"])
-            ] == [own], (name, statement)
+            assert [resource_key(r) for r in as_list(statement["Resource"])] == [own], (name, statement)
 
 
 # ---- what the code really asks for ----------------------------------------------------
