@@ -80,4 +80,6 @@ def start_session(
         observability.timer_started(session, now - request_time_ms, lag_source="request_time")
     else:
         observability.timer_started(session, None, lag_source="unknown")
-    return Started(session_view(session, snap.account.balance, caller_id, now), created=True)
+    # The view is computed now, after the write: server_time is when this answer was made,
+    # and elapsed already counts the time the write took (the page snaps to it).
+    return Started(session_view(session, snap.account.balance, caller_id, clock()), created=True)
