@@ -87,9 +87,10 @@ def test_cors_answers_for_the_chat_page_origin(stage):
     reply = call(
         "OPTIONS",
         f"{stage.api_url}/sessions",
-        headers={"Origin": "http://localhost:8002", "Access-Control-Request-Method": "POST",
+        headers={"Origin": stage.web_url, "Access-Control-Request-Method": "POST",
                  "Access-Control-Request-Headers": "X-User-Id,Content-Type"},
     )
     assert reply.status == 200
-    assert reply.headers["Access-Control-Allow-Origin"] == "http://localhost:8002"
+    # The local stage allows the origin its chat page is served from (WEB_PORT).
+    assert reply.headers["Access-Control-Allow-Origin"] == stage.web_url
     assert "X-User-Id" in reply.headers["Access-Control-Allow-Headers"]
