@@ -37,6 +37,7 @@ class Tally:
         self.latencies: Dict[str, List[float]] = defaultdict(list)
         self.errors: List[str] = []
         self.trails: Dict[str, List[float]] = defaultdict(list)
+        self.end_reasons: Dict[str, int] = defaultdict(int)
 
     def timed(self, operation: str, expected: int, request):
         started = time.perf_counter()
@@ -54,6 +55,8 @@ class Tally:
                 return None
             if isinstance(reply.body, dict) and "elapsed_seconds" in reply.body:
                 self.trails[reply.body["session_id"]].append(reply.body["elapsed_seconds"])
+            if operation == "end":
+                self.end_reasons[reply.body["end_reason"]] += 1
         return reply
 
     def decreases(self) -> List[str]:
@@ -174,6 +177,7 @@ def drive(stage: RunningStage, seconds: float, pollers: int, starters: int, shor
         "error_samples": tally.errors[:5],
         "sessions_checked": len(tally.trails),
         "elapsed_decreases": len(tally.decreases()),
+        "end_reasons": dict(tally.end_reasons),
         "books_mismatches": len(mismatches),
         "mismatch_samples": mismatches[:5],
         "decrease_samples": tally.decreases()[:5],
@@ -211,7 +215,8 @@ def run(quick: bool = False) -> dict:
         rows,
     ))
     print(f"errors: {result['errors']}  sessions checked: {result['sessions_checked']}  "
-          f"elapsed decreases: {result['elapsed_decreases']}  books mismatches: {result['books_mismatches']}")
+          f"elapsed decreases: {result['elapsed_decreases']}  books mismatches: {result['books_mismatches']}  "
+          f"ends by reason: {result['end_reasons']}")
     for sample in result["error_samples"] + result["decrease_samples"] + result["mismatch_samples"]:
         print(f"  {sample}")
     return result

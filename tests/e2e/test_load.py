@@ -1,10 +1,11 @@
 """A short load on the local stage (bench/load.py, which `make bench` runs longer): concurrent
 pollers and starters with billing running underneath. Figures are printed, never asserted;
 what is asserted is that nothing went wrong."""
-from bench.load import drive
 
 
 def test_concurrent_pollers_and_starters_lose_nothing_and_never_go_back(stage):
+    from bench.load import drive  # importing bench/ changes this process's environment
+
     result = drive(stage, seconds=6, pollers=6, starters=2)
     print(result)
     assert result["errors"] == 0, result["error_samples"]

@@ -23,7 +23,9 @@ FAKE_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmdXp6LXNlY3JldC1zdWJqZWN0In0.ZnV6e
 def fuzz_stage():
     """The local stage as `make run` starts it; billing every 2 s so fuzzed sessions get billed
     while they are polled."""
-    stage = RunningStage(billing_interval_s=2).start()
+    # INFO as `make run` logs: importing bench/ sets POWERTOOLS_LOG_LEVEL=WARNING in this
+    # process, and the stage would inherit it and drop the lines the log test reads.
+    stage = RunningStage(billing_interval_s=2, extra_env={"POWERTOOLS_LOG_LEVEL": "INFO"}).start()
     stage.add_advisor(ADVISOR, RATE)
     yield stage
     stage.stop()
