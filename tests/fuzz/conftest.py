@@ -5,8 +5,6 @@ import pytest
 
 from tests.support.local_stage import RunningStage
 
-pytestmark = pytest.mark.e2e
-
 # `make test` replays a bounded, fixed set of cases; `make fuzz` raises the counts and
 # explores new cases on every run (FUZZ_EXPLORE=1).
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))

@@ -8,6 +8,7 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
@@ -25,6 +26,8 @@ from schemathesis.specs.openapi.checks import (
 from chalicelib.domain.validation import SESSION_ID
 from tests.fuzz.conftest import ADVISOR, EXAMPLES, EXPLORE, FAKE_TOKEN, STATEFUL_SCENARIOS, headers_for
 from tests.support.http import call
+
+pytestmark = pytest.mark.e2e  # it starts the local stage
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 CHECKS = [
