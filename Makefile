@@ -49,6 +49,11 @@ package: install
 backfill: install
 	$(BIN)/python -m chalicelib.backfill $(ARGS)
 
+## check that balances, the ledger and the sessions agree; exits 1 naming each mismatch
+## (README "Billing"); the local stage: DYNAMODB_ENDPOINT=http://127.0.0.1:8001 make reconcile
+reconcile: install
+	$(BIN)/python -m chalicelib.reconcile $(ARGS)
+
 clean:
 	rm -rf build .pytest_cache .hypothesis
 

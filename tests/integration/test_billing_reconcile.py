@@ -1,0 +1,117 @@
+"""`make reconcile`: silent and 0 when the books agree; 1 and one named line per mismatch."""
+import pytest
+
+from chalicelib import reconcile
+from chalicelib.services.billing import run_billing
+from chalicelib.store.models import AccountItem, LedgerItem, SessionItem
+from tests.support.dynamo import add_user
+
+MINUTE = 60_000
+
+
+@pytest.fixture
+def books(api, demo, clock, store):
+    """Real activity: one session billed then ended, one active and billed, one schema-1 record."""
+    api.start(demo["user"], demo["advisor"], session_id="rec-ended-1")
+    clock.advance(ms=MINUTE + 5)
+    run_billing(store, clock, lambda: 60_000, 10_000, workers=1)
+    api.end(demo["user"], "rec-ended-1")
+    api.start(demo["other"], demo["advisor"], session_id="rec-active-1")
+    clock.advance(ms=2 * MINUTE)
+    run_billing(store, clock, lambda: 60_000, 10_000, workers=1)
+    # Records of the previous release, which charged 3 minutes of each: one ended and never
+    # touched since, one active, upgraded by its first poll and then billed here for 2 more.
+    SessionItem("rec-legacy-1", user_id="u-old", advisor_id=demo["advisor"], status="ended",
+                rate_per_minute=150, created_at=1_700_000_000.5, billed_minutes=3, charged=450).save()
+    add_user("u-older", 1_000)
+    SessionItem("rec-legacy-2", user_id="u-older", advisor_id=demo["advisor"], status="active",
+                rate_per_minute=150, created_at=(clock() - 5 * MINUTE + 1) / 1000, billed_minutes=3, charged=450).save()
+    api.poll("u-older", "rec-legacy-2")
+    run_billing(store, clock, lambda: 60_000, 10_000, workers=1)
+    assert SessionItem.get("rec-legacy-2").charged == 450 + 2 * 150
+    return demo
+
+
+def _main(clock, capsys, *args):
+    code = reconcile.main(["--settle-seconds", "0", *args], clock=clock)
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_books_that_agree_exit_zero(books, clock, capsys):
+    code, lines = _main(clock, capsys)
+    assert code == 0
+    assert lines == [lines[-1]] and "agree" in lines[-1]
+
+
+@pytest.mark.parametrize(
+    "damage, kind, key",
+    [
+        (lambda: AccountItem("u-alice").update(actions=[AccountItem.debited.add(1)]), "account_debited", "u-alice"),
+        (lambda: AccountItem("u-bob").update(actions=[AccountItem.balance.set(-5)]), "account_negative", "u-bob"),
+        (lambda: SessionItem("rec-active-1").update(actions=[SessionItem.charged.add(199)]), "session_charged",
+         "rec-active-1"),
+        (lambda: SessionItem("rec-active-1").update(actions=[SessionItem.billed_minutes.add(1)]), "session_minutes",
+         "rec-active-1"),
+        (lambda: LedgerItem("rec-active-1", 2, user_id="u-bob", minutes=1, amount=199, rate_per_minute=199,
+                            charged_at_ms=1, charged_at="x", kind="billing").save(), "ledger_overlap", "rec-active-1"),
+        (lambda: LedgerItem("rec-gone-1", 1, user_id="u-alice", minutes=1, amount=199, rate_per_minute=199,
+                            charged_at_ms=1, charged_at="x", kind="billing").save(), "ledger_orphan", "rec-gone-1"),
+        (lambda: AccountItem("u-alice").update(actions=[AccountItem.active_session_id.set("rec-ended-1")]),
+         "stale_marker", "u-alice"),
+        # A charge of ours on a record nobody upgraded: its `charged` is the old release's alone.
+        (lambda: LedgerItem("rec-legacy-1", 4, user_id="u-old", minutes=1, amount=150, rate_per_minute=150,
+                            charged_at_ms=1, charged_at="x", kind="billing").save(), "session_charged", "rec-legacy-1"),
+        (lambda: SessionItem("rec-legacy-2").update(actions=[SessionItem.legacy_charged.set(300)]), "session_charged",
+         "rec-legacy-2"),
+    ],
+    ids=["debited", "negative", "charged", "minutes", "overlap", "orphan", "marker", "legacy-ledger",
+         "legacy-charged"],
+)
+def test_each_mismatch_is_named_and_the_exit_is_non_zero(books, clock, capsys, damage, kind, key):
+    damage()
+    code, lines = _main(clock, capsys)
+    assert code == 1
+    assert any(line.startswith(f"MISMATCH {kind} {key}:") for line in lines), lines
+    assert "mismatch" in lines[-1]
+
+
+def test_an_active_session_billing_fell_behind_on_is_named(books, clock, capsys):
+    clock.advance(ms=3 * MINUTE)  # no run for three minutes: more than one run's worth
+    code, lines = _main(clock, capsys, "--max-lag-minutes", "2")
+    assert code == 1
+    assert sorted(lines[:-1]) == [
+        "MISMATCH billing_behind rec-active-1: owes 3 unbilled minutes (at most 2)",
+        "MISMATCH billing_behind rec-legacy-2: owes 3 unbilled minutes (at most 2)",
+    ]
+    code, _ = _main(clock, capsys, "--max-lag-minutes", "3")
+    assert code == 0
+
+
+def test_the_default_lag_is_one_run_and_a_minute(monkeypatch):
+    monkeypatch.setenv("BILLING_INTERVAL_SECONDS", "60")
+    assert reconcile.default_max_lag_minutes() == 2
+    monkeypatch.setenv("BILLING_INTERVAL_SECONDS", "2")
+    assert reconcile.default_max_lag_minutes() == 2
+    monkeypatch.setenv("BILLING_INTERVAL_SECONDS", "300")
+    assert reconcile.default_max_lag_minutes() == 6
+
+
+def test_a_charge_in_flight_during_the_first_read_is_not_reported(books, clock):
+    # The account moved and its ledger item landed only after the first read saw the account.
+    AccountItem("u-bob").update(actions=[AccountItem.debited.add(199), AccountItem.balance.add(-199)])
+
+    def meanwhile(seconds):
+        LedgerItem("rec-active-1", 4, user_id="u-bob", minutes=1, amount=199, rate_per_minute=199,
+                   charged_at_ms=1, charged_at="x", kind="billing").save()
+        SessionItem("rec-active-1").update(actions=[SessionItem.charged.add(199), SessionItem.billed_minutes.add(1)])
+
+    found = reconcile.reconcile(reconcile.Books(reconcile.current()), clock, max_lag_minutes=5, sleep=meanwhile)
+    assert found == []
+
+
+def test_unreadable_tables_exit_two_with_the_cause(dynamo, clock, capsys, monkeypatch):
+    monkeypatch.setenv("SESSIONS_TABLE", "no-such-table")
+    add_user("u-x", 1)
+    code = reconcile.main(["--settle-seconds", "0"], clock=clock)
+    assert code == 2
+    assert "could not read the tables" in capsys.readouterr().err
