@@ -5,12 +5,16 @@
 import argparse
 import importlib
 import json
+import os
 import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.common import table
+
+# The service's own log lines would drown the figures (set before any benchmark imports it).
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 MODULES = ("seed_scenario", "requests_per_op", "billing", "cold_start", "handler_overhead", "load")
 RESULTS = Path(__file__).resolve().parent / "results.json"
