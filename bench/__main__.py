@@ -43,6 +43,11 @@ SUMMARY = [
     ("cold start: import app / its dependencies", ("cold_start", "ratio"), "<= 1.15", lambda v: v <= 1.15),
     ("cold start: deployment.zip MB", ("cold_start", "deployment_zip_bytes"), "-", None),
     ("handler overhead: app poll / bare read", ("handler_overhead", "ratio"), "<= 1.5", lambda v: v <= 1.5),
+    ("load: requests per second", ("load", "per_s"), "-", None),
+    ("load: throughput / GET /health's", ("load", "throughput_vs_health"), "-", None),
+    ("load: errors", ("load", "errors"), "0", lambda v: v == 0),
+    ("load: elapsed decreases", ("load", "elapsed_decreases"), "0", lambda v: v == 0),
+    ("load: books mismatches", ("load", "books_mismatches"), "0", lambda v: v == 0),
 ]
 
 
