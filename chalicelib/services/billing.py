@@ -125,6 +125,7 @@ def run_billing(
         return remaining_ms() > safety_margin_ms
 
     shards = range(store.settings.active_shards)
+    store.connect()  # before the threads: each would otherwise build its own client
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="billing") as pool:
         for future in [pool.submit(_bill_shard, store, clock, s, has_time, report, on_failure) for s in shards]:
             future.result()

@@ -320,6 +320,16 @@ class DynamoStore:
                 return LegacyUpgrade(written=True, session=session.with_changes(schema_version=CURRENT_SCHEMA))
         raise ServiceUnavailable("the session record is being changed right now; retry")
 
+    # ---- added for the billing run (issue 3) ---------------------------------------------
+
+    def connect(self) -> None:
+        """Create every botocore client now, on the calling thread. PynamoDB builds one lazily
+        per connection, so threads that start together with none each build their own: about
+        0.1 s of CPU apiece (loading botocore's service model), seen at every cold billing run."""
+        self._connection.client
+        for model, _ in models.TABLES.values():
+            model._get_connection().connection.client
+
 
 class LegacyUpgrade(NamedTuple):
     """What `upgrade_legacy` did: whether this call wrote, and the session as stored now."""

@@ -37,6 +37,9 @@ class FakeStore:
     def session(self, session_id):
         return self.fresh
 
+    def connect(self):
+        pass
+
 
 def _clock(minutes_after_start, ms=0):
     return FakeClock(T0 + minutes_after_start * MINUTE + ms)
