@@ -4,7 +4,6 @@ code with chalicelib/domain)."""
 from dataclasses import dataclass
 from typing import Dict, Optional
 
-import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from moto import mock_aws
