@@ -165,7 +165,8 @@ def main(argv=None, clock: Clock = system_clock) -> int:
     try:
         mismatches = reconcile(books, clock, args.max_lag_minutes, args.settle_seconds)
     except Exception as error:  # an operator needs the cause, not a traceback
-        print(f"reconcile: could not read the tables at {where}: {error!r}", file=sys.stderr)
+        cause = error.__cause__ or error  # the store wraps DynamoDB's own error
+        print(f"reconcile: could not read the tables at {where}: {cause}", file=sys.stderr)
         return 2
     for mismatch in mismatches:
         print(mismatch)
