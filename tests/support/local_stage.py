@@ -36,6 +36,8 @@ class RunningStage:
     def dynamodb_url(self) -> str:
         return f"http://127.0.0.1:{self.dynamodb_port}"
 
+    BANNER_END = "Ctrl-C stops everything."
+
     def start(self, timeout_s: float = 60) -> "RunningStage":
         env = {k: v for k, v in os.environ.items() if k not in ("STAGE", "DYNAMODB_ENDPOINT")}
         env.update(
@@ -57,10 +59,12 @@ class RunningStage:
                 raise RuntimeError(f"local stage exited early:\n{self.output()}")
             try:
                 with urllib.request.urlopen(f"{self.api_url}/health", timeout=1) as reply:
-                    if reply.status == 200:
+                    # Up means serving and done starting: the banner is printed last.
+                    if reply.status == 200 and self.BANNER_END in self.output():
                         return self
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"local stage did not come up:\n{self.output()}")
 
