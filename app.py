@@ -7,7 +7,6 @@ from chalicelib.api.errors import reshape_framework_error
 from chalicelib.api.health import health_api
 from chalicelib.api.sessions import sessions_api
 from chalicelib.observability import logger
-from chalicelib.services.schedule import bill_active_sessions as run_billing
 
 app = Chalice(app_name="session-timer")
 
@@ -36,4 +35,8 @@ app.register_blueprint(sessions_api)
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def bill_active_sessions(event):
+    # Imported here: the API function shares this module and never bills, so its cold
+    # start does not pay for the billing run's thread pool and bookkeeping.
+    from chalicelib.services.schedule import bill_active_sessions as run_billing
+
     return run_billing(deps.store(), deps.clock, event.context, event.event_id)
