@@ -33,7 +33,7 @@ test-e2e: install
 	$(BIN)/python -m pytest tests/e2e
 
 ## every benchmark: one table printed, figures in bench/results.json (ARGS="--quick" for small runs)
-bench: install
+bench: install package
 	$(BIN)/python -m bench $(ARGS)
 
 ## the deployable template for DEPLOY_STAGE (prod unless set): build/sam.json + build/deployment.zip,

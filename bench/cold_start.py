@@ -4,9 +4,12 @@ the size of the deployment package with what dominates it.
 `python -X importtime` in fresh interpreters, median of several runs; the baseline imports
 the same third-party modules the app imports, so the ratio is what our own code adds.
 """
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -22,10 +25,13 @@ DEPENDENCIES = (
 _LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
 
 
-def _top_level_import_us(statement: str) -> int:
+def _top_level_import_us(statement: str, cwd: Path, write_bytecode: bool = True) -> int:
     """Sum of the cumulative times of the top-level imports a fresh interpreter makes."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    flags = [] if write_bytecode else ["-B"]
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", statement], cwd=PROJECT, capture_output=True, text=True, check=True
+        [sys.executable, *flags, "-X", "importtime", "-c", statement],
+        cwd=cwd, env=env, capture_output=True, text=True, check=True,
     )
     total = 0
     for match in _LINE.finditer(result.stderr):
@@ -48,23 +54,42 @@ def _package_figures() -> dict:
     }
 
 
+def _app_copy(into: Path) -> Path:
+    """app.py and chalicelib/ without bytecode, as `chalice package` ships them."""
+    shutil.copy(PROJECT / "app.py", into / "app.py")
+    shutil.copytree(PROJECT / "chalicelib", into / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    return into
+
+
 def run(quick: bool = False) -> dict:
-    runs = 3 if quick else 9
-    app_us = [_top_level_import_us("import app") for _ in range(runs)]
-    deps_us = [_top_level_import_us(f"import {DEPENDENCIES}") for _ in range(runs)]
+    runs = 3 if quick else 15
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = _app_copy(Path(tmp))
+        # Chalice ships our .py files without bytecode (the dependencies come with theirs),
+        # so a Lambda cold start compiles them: measured with -B on a clean copy.
+        compiling_us = [_top_level_import_us("import app", copy, write_bytecode=False) for _ in range(runs)]
+        _top_level_import_us("import app", copy)  # writes the bytecode once
+        app_us, deps_us = [], []
+        for _ in range(runs):  # interleaved, so the machine's noise falls on both alike
+            app_us.append(_top_level_import_us("import app", copy))
+            deps_us.append(_top_level_import_us(f"import {DEPENDENCIES}", copy))
     result = {
         "runs": runs,
         "app_import_ms": median(app_us) / 1000,
+        "app_import_compiling_ms": median(compiling_us) / 1000,
         "dependencies_import_ms": median(deps_us) / 1000,
     }
+    result["ratio_compiling"] = ratio(result["app_import_compiling_ms"], result["dependencies_import_ms"])
     result["ratio"] = ratio(result["app_import_ms"], result["dependencies_import_ms"])
     result["ours_adds_pct"] = (result["ratio"] - 1) * 100
     result.update(_package_figures())
     print(table(
         f"cold start: import time, median of {runs} fresh interpreters",
         ["what", "ms"],
-        [["import app", result["app_import_ms"]], ["its dependencies alone", result["dependencies_import_ms"]],
-         ["ratio (goal <= 1.15)", result["ratio"]]],
+        [["import app (our bytecode cached)", result["app_import_ms"]],
+         ["import app (our code compiled at import, as packaged)", result["app_import_compiling_ms"]],
+         ["its dependencies alone", result["dependencies_import_ms"]],
+         ["ratio, cached (goal <= 1.15)", result["ratio"]], ["ratio, compiling", result["ratio_compiling"]]],
     ))
     if result["deployment_zip_bytes"]:
         print(f"deployment.zip: {result['deployment_zip_bytes'] / 1e6:.1f} MB; largest (uncompressed): "

@@ -16,9 +16,11 @@ def _listening(port: int) -> bool:
 def test_stops_cleanly(sig):
     stage = RunningStage().start()
     ports = (stage.api_port, stage.dynamodb_port, stage.web_port)
-    assert all(_listening(p) for p in ports)
-    assert "demo-user" in stage.output() and "curl" in stage.output()
-
-    assert stage.stop(sig) == 0
+    try:
+        assert all(_listening(p) for p in ports)
+        assert "demo-user" in stage.output() and "curl" in stage.output()
+    finally:
+        code = stage.stop(sig)  # never leave a stage behind, even when a check fails
+    assert code == 0
     assert not any(_listening(p) for p in ports)
     assert "stopped" in stage.output()
