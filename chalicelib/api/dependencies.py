@@ -16,7 +16,3 @@ def store() -> DynamoStore:
     if cached is None or cached.settings != settings:
         cached = _store_cache["store"] = DynamoStore(settings)
     return cached
-
-
-def now_ms() -> int:
-    return clock()
