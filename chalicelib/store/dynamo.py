@@ -194,7 +194,7 @@ class DynamoStore:
     def _raise_create_refusal(reasons) -> None:
         session_reason, account_reason = (list(reasons) + [None, None])[:2]
         if session_reason is not None and session_reason.code == CONDITION_FAILED:
-            raise SessionExists(to_session(SessionItem.from_raw_data(session_reason.raw_item)))
+            raise SessionExists(to_session(from_raw(SessionItem, session_reason.raw_item)))
         raw = account_reason.raw_item if account_reason is not None else None
         account = to_account(from_raw(AccountItem, raw), "")
         if account.active_session_id:

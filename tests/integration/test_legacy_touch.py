@@ -193,3 +193,27 @@ def test_an_upgrade_that_lost_the_race_returns_the_winner_and_writes_nothing(rec
     assert not session.is_legacy_unupgraded
     assert session_item(record.session_id).upgraded_at == iso_ms(clock() - 5_000)
     assert log.timer_lines() == []
+
+
+def test_a_start_racing_an_ended_schema1_record_with_an_end_time_answers_it(api, demo, clock, monkeypatch):
+    """The transaction's refusal carries the stored item back; a schema-1 one (epoch-seconds
+    `ended_at`) must be read through the same translation as any other read, not crash."""
+    from chalicelib.store.dynamo import DynamoStore, Snapshot
+    from tests.support.legacy import put_legacy, schema1_item, seconds
+
+    start_ms = clock.now_ms - 600_000
+    put_legacy([schema1_item("old-raced-1", demo["user"], demo["advisor"], status="ended",
+                             created_at=seconds(start_ms), timer_start=seconds(start_ms),
+                             ended_at=seconds(start_ms + 90_000), billed_minutes=2, charged=300)])
+    real_read = DynamoStore.read
+
+    def read_missing_the_record(store, session_id=None, **kw):  # it lands after our read
+        snap = real_read(store, session_id=session_id, **kw)
+        return Snapshot(session=None, account=snap.account, advisor=snap.advisor)
+
+    monkeypatch.setattr(DynamoStore, "read", read_missing_the_record)
+    status, view, _ = api.start(demo["user"], demo["advisor"], session_id="old-raced-1")
+
+    assert status == 200
+    assert view["status"] == "ended"
+    assert view["elapsed_seconds"] == 90
