@@ -9,7 +9,13 @@ template parameters, so that one package deploys against any user pool and front
 the authorizer's pool (`CognitoUserPoolArn`) and the preflight's origin (`FrontendOrigin`,
 which the functions also receive as CORS_ORIGIN for their own responses).
 tests/infra checks that no value from here survives in the template.
+
+CORSConfig carries one origin, which is all a deployed stage allows. The local stage answers
+per request instead (local/api_server.py asks `local_allowed_origin`): its page is reached as
+localhost, 127.0.0.1 or [::1], three different origins to a browser.
 """
+from typing import Optional, Tuple
+
 from chalice import CognitoUserPoolAuthorizer, CORSConfig
 
 from chalicelib.settings import current
@@ -41,6 +47,28 @@ def cors() -> CORSConfig:
         expose_headers=["Location", "Retry-After"],
         max_age=600,
     )
+
+
+# The names a browser may use for this machine; an IPv6 host is bracketed in an origin.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def loopback_origins(port: int) -> Tuple[str, ...]:
+    """Every origin of a page served over http on `port` of this machine."""
+    return tuple(f"http://{host}:{port}" for host in LOOPBACK_HOSTS)
+
+
+def local_allowed_origin(request_origin: Optional[str], configured_origin: str, web_port: int) -> Optional[str]:
+    """The Access-Control-Allow-Origin the local stage answers a request's Origin with, or None.
+
+    Allowed: the chat page of WEB_PORT under any loopback name (the servers bind 127.0.0.1,
+    the banner says localhost), and the configured origin (CORS_ORIGIN). Compared exactly, as
+    browsers send it: no wildcard, no "null", nothing else. Deployed stages never ask this.
+    """
+    if not request_origin:
+        return None
+    allowed = {configured_origin, *loopback_origins(web_port)}
+    return request_origin if request_origin in allowed else None
 
 
 def user_route_options() -> dict:

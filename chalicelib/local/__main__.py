@@ -2,7 +2,6 @@
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -16,7 +15,10 @@ def _env_from_config() -> None:
     config = CLIFactory(str(PROJECT)).create_config_obj(chalice_stage_name="local")
     # The page's origin follows WEB_PORT (tests run the stage on random ports); the config's
     # fixed origin would make every cross-origin call from such a page fail its preflight.
-    os.environ.setdefault("CORS_ORIGIN", f"http://localhost:{os.environ.get('WEB_PORT', '8002')}")
+    # The API server also allows the page under 127.0.0.1 and [::1] (api_server.answer_origin
+    # reads WEB_PORT), and CORS_ORIGIN when it is set to something else.
+    web_port = os.environ.setdefault("WEB_PORT", "8002")
+    os.environ.setdefault("CORS_ORIGIN", f"http://localhost:{web_port}")
     for key, value in config.environment_variables.items():
         os.environ.setdefault(key, value)
     port = int(os.environ.get("DYNAMODB_PORT", "8001"))

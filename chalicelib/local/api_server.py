@@ -9,8 +9,13 @@
    part of the path (chalice local's urlparse cut `/sessions/a;b` to the session `a`).
 4. A burst of clients connecting at once is queued, not reset: socketserver's listen backlog
    of 5 reset connections when 30 clients connected together (bench/load.py).
+5. CORS answers the request's own Origin when it is the chat page's under any loopback name
+   (routing.local_allowed_origin), with `Vary: Origin`; any other origin gets no CORS headers.
+   Chalice's CORSConfig holds one origin, so its headers are rewritten here, per request, for
+   preflights and real answers alike. Deployed stages keep API Gateway's single origin.
 """
 import json
+import os
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler
@@ -26,6 +31,39 @@ from chalice.local import (
     ThreadedHTTPServer,
 )
 
+from chalicelib.api.routing import local_allowed_origin
+from chalicelib.settings import current
+
+_ALLOW_ORIGIN = "access-control-allow-origin"
+_CORS_PREFIX = "access-control-"
+
+
+def _header(headers, name: str):
+    return next((value for key, value in (headers or {}).items() if key.lower() == name), None)
+
+
+def answer_origin(response: dict, request_origin) -> dict:
+    """Chalice's CORS headers (one fixed origin) made to answer this request's Origin."""
+    settings = current()
+    if not settings.is_local or _header(response.get("headers"), _ALLOW_ORIGIN) is None:
+        return response  # not the local stage, or a route without CORS: as chalice made it
+    # WEB_PORT as __main__ reads it: the port the chat page is served on.
+    web_port = int(os.environ.get("WEB_PORT", "8002"))
+    allowed = local_allowed_origin(request_origin, settings.cors_origin, web_port)
+
+    def keep(name: str) -> bool:  # another origin gets no CORS header at all
+        return bool(allowed) or not name.lower().startswith(_CORS_PREFIX)
+
+    vary = _header(response["headers"], "vary")
+    headers = {k: v for k, v in response["headers"].items() if keep(k) and k.lower() not in (_ALLOW_ORIGIN, "vary")}
+    if allowed:
+        headers["Access-Control-Allow-Origin"] = allowed
+    varies = [part.strip() for part in (vary or "").split(",") if part.strip()]
+    headers["Vary"] = ", ".join(varies if "origin" in map(str.lower, varies) else [*varies, "Origin"])
+    response["headers"] = headers
+    response["multiValueHeaders"] = {k: v for k, v in (response.get("multiValueHeaders") or {}).items() if keep(k)}
+    return response
+
 
 class _Gateway(LocalGateway):
     arrival_ms = None
@@ -37,6 +75,10 @@ class _Gateway(LocalGateway):
         if event.get("pathParameters"):
             event["pathParameters"] = {name: unquote(value) for name, value in event["pathParameters"].items()}
         return event
+
+    def handle_request(self, method, path, headers, body):
+        response = super().handle_request(method, path, headers, body)
+        return answer_origin(response, _header(headers, "origin"))
 
 
 class _Handler(ChaliceRequestHandler):

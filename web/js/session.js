@@ -18,8 +18,9 @@ const ENDED_BECAUSE = {
   credits_exhausted: "Your credits ran out, so the session has ended.",
 };
 
-const REFUSED_BECAUSE = {
-  insufficient_balance: "Your balance is below one minute at this advisor's rate.",
+// Keyed by the API's error codes (chalicelib/domain/errors.py); web/test checks they exist.
+export const REFUSED_BECAUSE = {
+  insufficient_credit: "Your balance is below one minute at this advisor's rate.",
   advisor_not_found: "This advisor does not exist.",
 };
 

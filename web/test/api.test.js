@@ -43,12 +43,12 @@ describe("api", () => {
   });
 
   it("passes the API's own refusals on as final, with their code and message", async () => {
-    const { fetch } = scriptedFetch(json(402, { error: "insufficient_balance", message: "balance below one minute" }));
+    const { fetch } = scriptedFetch(json(402, { error: "insufficient_credit", message: "the balance does not cover one minute" }));
     const outcome = await api(fetch).start("demo-advisor", "page-0001");
     assert.equal(outcome.ok, false);
     assert.equal(outcome.transient, false);
-    assert.equal(outcome.code, "insufficient_balance");
-    assert.equal(outcome.message, "balance below one minute");
+    assert.equal(outcome.code, "insufficient_credit");
+    assert.equal(outcome.message, "the balance does not cover one minute");
   });
 
   it("marks 503 as worth retrying and reads Retry-After", async () => {

@@ -128,7 +128,7 @@ export class FakeBackend {
           const existing = this.sessions.get(sessionId);
           if (existing) return ok(200, this.view(existing));
           if (advisorId !== this.advisor) return failure(404, "advisor_not_found", "no such advisor");
-          if (this.balance < this.rate) return failure(402, "insufficient_balance", "balance below one minute");
+          if (this.balance < this.rate) return failure(402, "insufficient_credit", "the balance does not cover one minute at the advisor's rate");
           const active = [...this.sessions.values()].find((s) => s.status === "active");
           if (active) {
             return failure(409, "active_session_exists", "another session is active", {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 
-import { ChatSession, POLL_INTERVAL_MS, storageKey } from "../js/session.js";
+import { ChatSession, POLL_INTERVAL_MS, REFUSED_BECAUSE, storageKey } from "../js/session.js";
 import { FakeBackend, MemoryStorage, NETWORK_DOWN, VirtualTime, failure, settle } from "./fakes.js";
 
 // The fake backend's timer starts this long after the page's (FakeBackend's default lagMs):
@@ -230,6 +231,15 @@ describe("ChatSession", () => {
     assert.equal(frame.notice.text, "Your balance is below one minute at this advisor's rate.");
     assert.equal(page.storage.getItem(storageKey(USER, ADVISOR)), null);
     assert.equal(page.backend.callsOf("start").length, 1); // an answer, not a failure: no retry
+  });
+
+  it("explains only error codes the API really sends (chalicelib/domain/errors.py)", () => {
+    const source = readFileSync(new URL("../../chalicelib/domain/errors.py", import.meta.url), "utf8");
+    const apiCodes = new Set([...source.matchAll(/^\s+code = "([a-z_]+)"$/gm)].map((match) => match[1]));
+    assert.ok(apiCodes.has("insufficient_credit"), `codes read from errors.py: ${[...apiCodes]}`);
+    for (const code of [...Object.keys(REFUSED_BECAUSE), "active_session_exists"]) {
+      assert.ok(apiCodes.has(code), `the page maps "${code}", which the API never sends`);
+    }
   });
 
   it("takes over the user's active session with this advisor (a second tab)", async () => {
