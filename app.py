@@ -5,6 +5,7 @@ from chalice import Chalice, ConvertToMiddleware, Rate
 from chalicelib.api import dependencies as deps
 from chalicelib.api.errors import reshape_framework_error
 from chalicelib.api.health import health_api
+from chalicelib.api.invocation import within_remaining_time
 from chalicelib.api.sessions import sessions_api
 from chalicelib.observability import logger
 
@@ -22,6 +23,9 @@ app.register_middleware(
     ),
     "scheduled",
 )
+
+
+app.register_middleware(within_remaining_time, "http")
 
 
 @app.middleware("http")

@@ -5,13 +5,12 @@ How a schema-1 item reads as a session (start = timer_start, else created_at) li
 store/records.py; this module decides whether a start is believable, writes the upgrade
 through the store's one conditional write, and logs it as SPEC's timer line.
 """
-from dataclasses import replace
 from typing import Tuple
 
 from chalicelib import observability
 from chalicelib.domain.errors import LegacyRecordUnusable, ServiceUnavailable
 from chalicelib.domain.instants import iso_ms
-from chalicelib.domain.session import Account, Session
+from chalicelib.domain.session import Session
 from chalicelib.services import Clock
 
 UPGRADED = "upgraded"
@@ -23,8 +22,8 @@ EARLIEST_START_MS = 1_000_000_000_000
 # The old release's clocks may run a little ahead of ours; a start further ahead is most
 # likely milliseconds stored as seconds, and would keep the session unbilled for ever.
 FUTURE_TOLERANCE_MS = 60 * 60 * 1000
-# The record changed between our read and our write twice in a row: the old release is
-# still writing to it. Let the caller retry later rather than spin.
+# The record kept changing between our read and our write: the old release is still writing
+# to it. Let the caller retry later rather than spin.
 ATTEMPTS = 3
 
 
@@ -37,13 +36,18 @@ def start_problem(session: Session, now_ms: int):
     return None
 
 
+def check_start(session: Session, now_ms: int) -> None:
+    """Raises LegacyRecordUnusable for a start that cannot be right: no upgrade may write it."""
+    problem = start_problem(session, now_ms)
+    if problem is not None:
+        raise LegacyRecordUnusable(session.session_id, problem, parties=(session.user_id, session.advisor_id))
+
+
 def upgrade(store, session: Session, clock: Clock) -> Tuple[str, Session]:
     """Upgrade one schema-1 session in place; returns what happened and the session as
     stored now. Raises LegacyRecordUnusable for a start that cannot be right."""
     for _ in range(ATTEMPTS):
-        problem = start_problem(session, clock())
-        if problem is not None:
-            raise LegacyRecordUnusable(session.session_id, problem, parties=(session.user_id, session.advisor_id))
+        check_start(session, clock())
         result = store.upgrade_legacy(session, clock())
         if result.written:
             log_upgrade(result.session)
@@ -55,15 +59,9 @@ def upgrade(store, session: Session, clock: Clock) -> Tuple[str, Session]:
     raise ServiceUnavailable("the session record of the previous release keeps changing; retry")
 
 
-def upgrade_on_touch(store, session: Session, account: Account, clock: Clock) -> Tuple[Session, Account]:
-    """The first request that touches a schema-1 session upgrades it. The account was read
-    before the upgrade set its active-session marker: return it as the upgrade left it, so
-    an end in the same request clears that marker (a wrong guess fails the end's condition
-    and the end re-reads)."""
-    _, session = upgrade(store, session, clock)
-    if session.is_active and account.active_session_id is None:
-        account = replace(account, active_session_id=session.session_id)
-    return session, account
+def upgrade_on_touch(store, session: Session, clock: Clock) -> Session:
+    """The first request that touches a schema-1 session upgrades it; the session as stored now."""
+    return upgrade(store, session, clock)[1]
 
 
 def log_upgrade(session: Session) -> None:

@@ -74,6 +74,9 @@ def billing_run_finished(report: dict) -> None:
     metrics.add_metric(name="SessionsCharged", unit=MetricUnit.Count, value=report["sessions_charged"])
     metrics.add_metric(name="SessionsEndedExhausted", unit=MetricUnit.Count, value=report["ended_exhausted"])
     metrics.add_metric(name="SessionsLeftOver", unit=MetricUnit.Count, value=report["left_over"])
+    # A run stops reading at its deadline, so left_over counts only the sessions in hand then:
+    # shards cut short is what says the run did not get through the index.
+    metrics.add_metric(name="ShardsCutShort", unit=MetricUnit.Count, value=report["shards_cut_short"])
     metrics.add_metric(name="BillingFailures", unit=MetricUnit.Count, value=report["failed"])
     metrics.add_metric(name="BillingRunDuration", unit=MetricUnit.Milliseconds, value=report["duration_ms"])
     metrics.flush_metrics()

@@ -9,8 +9,16 @@ What it checks (SPEC billing rules), across the tables:
   session appears in two ledger items;
 - every ledger item belongs to a session of the same user and its amount is minutes x rate;
 - no active session owes more than one run's worth (billing is not falling behind);
-- an account's active-session marker names an active session of that user (else the user
-  could never start again).
+- an account's active-session markers name active sessions of that user (else the user could
+  never start again), and every active schema-2 session among them (else the user could start
+  a second one beside it);
+- every schema-1 record can be upgraded: one that cannot (no start, no rate, an unknown
+  status, a start that cannot be right...) is what the backfill skips for a person to repair,
+  and is named here as `legacy_record_unusable` with the reason. Its other checks wait for
+  that repair; every other record is still checked.
+
+Exit status: 1 for any finding, an unusable record included (each one needs a person); 2 only
+when the tables themselves could not be read (a DynamoDB error).
 
 It reads whole tables: an operator's command, never run on a request path. Tables read one
 after another are not one snapshot, so a charge committed while it reads can look like a
@@ -23,10 +31,12 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
+from chalicelib.domain.errors import LegacyRecordUnusable
 from chalicelib.domain.session import AT_CREATION, Session
 from chalicelib.domain.timer import minutes_owed, raw_elapsed_ms
+from chalicelib.legacy import start_problem
 from chalicelib.services import Clock, system_clock
 from chalicelib.settings import current
 from chalicelib.store.books import Books
@@ -86,6 +96,13 @@ def _overlaps(covered: List[Tuple[int, int]]) -> Optional[str]:
     return None
 
 
+def _unusable(read: Union[Session, LegacyRecordUnusable], now_ms: int) -> Optional[str]:
+    """Why no upgrade will touch this record, as the backfill decides it, or None."""
+    if isinstance(read, LegacyRecordUnusable):
+        return read.problem
+    return start_problem(read, now_ms) if read.is_legacy_unupgraded else None
+
+
 def _check_session(session: Session, ledger: _SessionLedger, now_ms: int, max_lag: int) -> List[Mismatch]:
     found, sid = [], session.session_id
     expected = session.legacy_charged + ledger.amount
@@ -107,17 +124,25 @@ def _check_session(session: Session, ledger: _SessionLedger, now_ms: int, max_la
     return found
 
 
-def find_mismatches(accounts: Iterable, sessions: Iterable[Session], ledger: Iterable, now_ms: int,
-                    max_lag_minutes: int) -> List[Mismatch]:
-    """Every disagreement between the three tables (items read in that order: ledger first)."""
+def find_mismatches(accounts: Iterable, sessions: Iterable[Union[Session, LegacyRecordUnusable]], ledger: Iterable,
+                    now_ms: int, max_lag_minutes: int) -> List[Mismatch]:
+    """Every disagreement between the three tables (items read in that order: ledger first).
+    `sessions` holds a LegacyRecordUnusable for each record that could not be read."""
     ledger_by_user, ledger_by_session, found = _ledger_totals(ledger)
     active_owner: Dict[str, str] = {}
+    counted_owner: Dict[str, str] = {}
     seen = set()
     empty = _SessionLedger()
     for session in sessions:
-        seen.add(session.session_id)
+        seen.add(session.session_id)  # even when unusable: its ledger items are not orphans
+        problem = _unusable(session, now_ms)
+        if problem:
+            found.append(Mismatch("legacy_record_unusable", session.session_id, problem))
+            continue
         if session.is_active:
             active_owner[session.session_id] = session.user_id
+            if not session.is_legacy_unupgraded:  # counts from its upgrade on (SPEC)
+                counted_owner[session.session_id] = session.user_id
         found += _check_session(session, ledger_by_session.get(session.session_id, empty), now_ms, max_lag_minutes)
     for orphan in sorted(set(ledger_by_session) - seen):
         found.append(Mismatch("ledger_orphan", orphan, "ledger items of a session that does not exist"))
@@ -128,9 +153,12 @@ def find_mismatches(accounts: Iterable, sessions: Iterable[Session], ledger: Ite
             found.append(Mismatch("account_debited", user, f"debited {debited} != ledger {ledger_sum}"))
         if int(account.balance or 0) < 0:
             found.append(Mismatch("account_negative", user, f"balance {account.balance}"))
-        marker = account.active_session_id
-        if marker and active_owner.get(marker) != user:
-            found.append(Mismatch("stale_marker", user, f"active_session_id {marker} is not an active session of this user"))
+        markers = set(account.active_sessions or ()) | ({account.active_session_id} - {None})
+        for marker in sorted(markers):
+            if active_owner.get(marker) != user:
+                found.append(Mismatch("stale_marker", user, f"marker {marker} is not an active session of this user"))
+        for uncounted in sorted(sid for sid, owner in counted_owner.items() if owner == user and sid not in markers):
+            found.append(Mismatch("uncounted_session", user, f"active session {uncounted} is not among the account's markers"))
     for user, ledger_sum in sorted(ledger_by_user.items()):
         if ledger_sum:
             found.append(Mismatch("account_missing", user, f"no account item, ledger charged {ledger_sum}"))

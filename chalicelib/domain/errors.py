@@ -1,5 +1,4 @@
 """Domain errors. Each carries a stable machine-readable code; api/errors.py maps them to HTTP."""
-from typing import Optional
 
 
 class DomainError(Exception):

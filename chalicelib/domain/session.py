@@ -1,6 +1,6 @@
 """A session as the rules see it, independent of how it is stored."""
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import FrozenSet, Optional
 
 ACTIVE = "active"
 ENDED = "ended"
@@ -50,9 +50,22 @@ class Session:
 
 @dataclass(frozen=True)
 class Account:
+    """A user's balance and the sessions that count as theirs while active.
+
+    `active_sessions` is a set, not one id: a schema-1 session upgraded while a new one runs
+    must count too, and every end removes only its own id, so no end has to guess what the
+    marker holds. `single_marker` is the one-id attribute builds before the set wrote: read as
+    a member, removed by the end of the session it names, never written.
+    """
+
     user_id: str
     balance: int = 0
-    active_session_id: Optional[str] = None
+    active_sessions: FrozenSet[str] = frozenset()
+    single_marker: Optional[str] = None
+
+    @property
+    def markers(self) -> FrozenSet[str]:
+        return self.active_sessions | ({self.single_marker} if self.single_marker else frozenset())
 
 
 @dataclass(frozen=True)

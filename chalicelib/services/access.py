@@ -5,22 +5,35 @@ from chalicelib import legacy
 from chalicelib.domain.errors import LegacyRecordUnusable, SessionNotFound
 from chalicelib.domain.session import Account, Session
 from chalicelib.services import Clock
-from chalicelib.store.dynamo import DynamoStore
+from chalicelib.store.dynamo import DynamoStore, Snapshot
 
 
-def load_visible(store: DynamoStore, clock: Clock, session_id: str, caller_id: str) -> Tuple[Session, Account]:
-    """The session and its user's account. One BatchGetItem when the caller is the user; an
-    advisor's poll needs a second read for the user's balance (it drives the credit cap)."""
+def _visible(store: DynamoStore, session_id: str, caller_id: str, user_id: str) -> Snapshot:
     try:
-        snap = store.read(session_id=session_id, user_id=caller_id)
+        snap = store.view(session_id, user_id)
     except LegacyRecordUnusable as unusable:
         if caller_id not in unusable.parties:
             raise SessionNotFound(session_id) from unusable
         raise
-    session = snap.session
-    if session is None or caller_id not in (session.user_id, session.advisor_id):
+    if snap.session is None or caller_id not in (snap.session.user_id, snap.session.advisor_id):
         raise SessionNotFound(session_id)
-    account = snap.account if session.user_id == caller_id else store.account(session.user_id)
-    if session.is_legacy_unupgraded:
-        session, account = legacy.upgrade_on_touch(store, session, account, clock)
-    return session, account
+    return snap
+
+
+def load_visible(
+    store: DynamoStore, clock: Clock, session_id: str, caller_id: str, upgrade_active: bool = True
+) -> Tuple[Session, Account]:
+    """The session and its user's account, read as one snapshot: one TransactGetItems when
+    the caller is the user; an advisor's first read names the user whose balance the view
+    needs, the second reads both at one instant.
+
+    A schema-1 session is upgraded on this first touch, unless it is active and the caller
+    (an end) upgrades it in its own write (`upgrade_active=False`).
+    """
+    snap = _visible(store, session_id, caller_id, caller_id)
+    if snap.session.user_id != caller_id:
+        snap = _visible(store, session_id, caller_id, snap.session.user_id)
+    session = snap.session
+    if session.is_legacy_unupgraded and (upgrade_active or not session.is_active):
+        session = legacy.upgrade_on_touch(store, session, clock)
+    return session, snap.account

@@ -13,8 +13,10 @@ from typing import Callable, Optional
 
 from chalicelib import observability
 from chalicelib.domain.billing import Charge, settle_billing
+from chalicelib.domain.billing_order import ShardRead, billing_order
 from chalicelib.domain.errors import ChargeConflict
 from chalicelib.domain.session import Session
+from chalicelib.domain.timer import MS_PER_MINUTE
 from chalicelib.services import Clock
 from chalicelib.store.dynamo import DynamoStore
 
@@ -26,10 +28,12 @@ class RunReport:
     """What one run did. Each session read from the index has exactly one outcome: charged
     (new minutes committed, still active), ended by exhaustion (its last paid minutes, if any,
     committed with the end), skipped (nothing owed, or another writer got there first), left
-    over (the deadline came, or every attempt lost a race: the next run bills it in full), or
-    failed. A shard whose query failed adds one failure and `shards_incomplete`; its unread
-    sessions wait for the next run. Minutes and units include those of exhaustion ends.
-    Threads add to it under its lock."""
+    over (read when the deadline had come, or every attempt lost a race: the next run bills it
+    in full), or failed. A shard whose query failed adds one failure and `shards_incomplete`;
+    one whose reading stopped at the deadline (before its query, or mid-way) adds one to
+    `shards_cut_short`: sessions it did not read are in no count, and the next run reads them
+    first. Minutes and units include those of exhaustion ends. Threads add to it under its
+    lock."""
 
     sessions_seen: int = 0
     sessions_charged: int = 0
@@ -41,6 +45,7 @@ class RunReport:
     left_over: int = 0
     failed: int = 0
     shards_incomplete: int = 0
+    shards_cut_short: int = 0
     duration_ms: int = 0
     _lock: Lock = field(default_factory=Lock, repr=False, compare=False)
 
@@ -58,24 +63,24 @@ def bill_session(store: DynamoStore, clock: Clock, session: Session, report: Run
     one, decided with the balance DynamoDB returned with the refusal, when it does not
     (credits exhaustion). A lost race re-reads the session and skips it if it was ended."""
     balance: Optional[int] = None
-    clear_marker = False
+    drop_single_marker = False
     for _ in range(ATTEMPTS):
         charge = settle_billing(session, balance, clock())
         if charge is None:
             report.add(skipped_nothing_owed=1)
             return
         try:
-            store.commit_charge(session, charge, clear_marker=clear_marker)
+            store.commit_charge(session, charge, drop_single_marker=drop_single_marker)
         except ChargeConflict as conflict:
             if conflict.account is not None:
                 balance = conflict.account.balance
-                clear_marker = conflict.account.active_session_id == session.session_id
+                drop_single_marker = conflict.account.single_marker == session.session_id
                 continue
             fresh = store.session(session.session_id)
             if fresh is None or not fresh.is_active:
                 report.add(skipped_raced=1)
                 return
-            session, balance, clear_marker = fresh, None, False
+            session, balance, drop_single_marker = fresh, None, False
             continue
         _record(report, session, charge)
         return
@@ -91,14 +96,19 @@ def _record(report: RunReport, session: Session, charge: Charge) -> None:
         observability.charge_committed(session, charge.minutes, charge.amount, charge.end_reason)
 
 
-def _bill_shard(store, clock, shard: int, has_time: Callable[[], bool], report: RunReport, on_failure) -> None:
+def _bill_shard(store, clock, read: ShardRead, has_time: Callable[[], bool], report: RunReport, on_failure) -> None:
+    # Past the deadline the index is not read any further, not even to count what is left:
+    # the next run reads in the opposite order, so it reaches these sessions first, and
+    # charges are cumulative, so it bills them in full.
+    if not has_time():
+        report.add(shards_cut_short=1)
+        return
     try:
-        for session in store.active_sessions(shard):
+        for session in store.active_sessions(read.shard, forward=read.forward):
             report.add(sessions_seen=1)
             if not has_time():
-                # Charges are cumulative: whatever this run leaves, the next one bills in full.
-                report.add(left_over=1)
-                continue
+                report.add(left_over=1, shards_cut_short=1)
+                return
             try:
                 bill_session(store, clock, session, report)
             except Exception as error:  # one failing session never stops the others
@@ -117,17 +127,19 @@ def run_billing(
     workers: int,
     on_failure=lambda session, error: None,
 ) -> RunReport:
-    """Bill every shard of the active-sessions index, shards in parallel on a bounded pool."""
+    """Bill every shard of the active-sessions index, shards in parallel on a bounded pool, in
+    the order of `billing_order`: under overload, each run starts where the previous one stopped."""
     started = time.monotonic()
     report = RunReport()
 
     def has_time() -> bool:
         return remaining_ms() > safety_margin_ms
 
-    shards = range(store.settings.active_shards)
+    order = billing_order(clock() // MS_PER_MINUTE, store.settings.active_shards)
     store.connect()  # before the threads: each would otherwise build its own client
+    # The pool's queue is first in, first out: shards start in the order submitted.
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="billing") as pool:
-        for future in [pool.submit(_bill_shard, store, clock, s, has_time, report, on_failure) for s in shards]:
+        for future in [pool.submit(_bill_shard, store, clock, read, has_time, report, on_failure) for read in order]:
             future.result()
     report.duration_ms = int((time.monotonic() - started) * 1000)
     return report

@@ -1,4 +1,4 @@
-"""GET /sessions/{id}: elapsed time computed on the server, one consistent read."""
+"""GET /sessions/{id}: elapsed time computed on the server from one snapshot."""
 from typing import Any, Dict
 
 from chalicelib.domain.view import session_view
@@ -8,5 +8,8 @@ from chalicelib.store.dynamo import DynamoStore
 
 
 def poll_session(store: DynamoStore, clock: Clock, caller_id: str, session_id: str) -> Dict[str, Any]:
+    # The clock is read before the snapshot: an end that commits after the read stamps its
+    # end later still, so no view of an active session runs ahead of the session's final one.
+    now = clock()
     session, account = load_visible(store, clock, session_id, caller_id)
-    return session_view(session, account.balance, caller_id, clock())
+    return session_view(session, account.balance, caller_id, now)

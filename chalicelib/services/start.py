@@ -3,7 +3,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-from chalicelib import legacy, observability
+from chalicelib import observability
 from chalicelib.domain.errors import (
     ActiveSessionExists,
     AdvisorNotFound,
@@ -15,6 +15,7 @@ from chalicelib.domain.session import ACTIVE, AT_CREATION, Account, Session
 from chalicelib.domain.validation import StartRequest
 from chalicelib.domain.view import session_view
 from chalicelib.services import Clock
+from chalicelib.services.poll import poll_session
 from chalicelib.store.dynamo import DynamoStore, SessionExists
 
 
@@ -24,24 +25,29 @@ class Started:
     created: bool
 
 
-def _repeat(store: DynamoStore, clock: Clock, existing: Session, account: Account, caller_id: str) -> Started:
-    """A repeated session_id: the same user gets the stored session back, timer untouched."""
+def _repeat(store: DynamoStore, clock: Clock, existing: Session, caller_id: str) -> Started:
+    """A repeated session_id: the same user gets the stored session back, timer untouched.
+    Shown as a poll shows it, from a snapshot: the start's own read is not one, and a charge
+    landing between its items would show a credit cap a minute too low."""
     if existing.user_id != caller_id:
         raise SessionIdTaken("this session_id belongs to another session")
-    if existing.is_legacy_unupgraded:
-        existing, account = legacy.upgrade_on_touch(store, existing, account, clock)
-    return Started(session_view(existing, account.balance, caller_id, clock()), created=False)
+    return Started(poll_session(store, clock, caller_id, existing.session_id), created=False)
 
 
-def _check_can_start(request: StartRequest, snap_advisor, account: Account, caller_id: str) -> None:
+def _check_can_start(store: DynamoStore, request: StartRequest, snap_advisor, account: Account, caller_id: str) -> None:
     if request.advisor_problem:
         raise InvalidRequest(request.advisor_problem)
     if snap_advisor is None:
         raise AdvisorNotFound("no such advisor")
     if snap_advisor.advisor_id == caller_id:
         raise InvalidRequest("a user cannot start a session with themselves")
-    if account.active_session_id:
-        raise ActiveSessionExists(account.active_session_id)
+    if account.markers:
+        # Only a marker naming an active session refuses the start. One naming an ended
+        # session (left by earlier builds) would lock the user out for ever: the start's
+        # own write replaces it, conditioned on the markers being exactly those read here.
+        active = store.first_active(account.markers)
+        if active is not None:
+            raise ActiveSessionExists(active)
     if account.balance < snap_advisor.rate_per_minute:
         raise InsufficientCredit("the balance does not cover one minute at the advisor's rate")
 
@@ -61,8 +67,8 @@ def start_session(
     # marker, and (for an idempotency key) whether that session already exists.
     snap = store.read(session_id=request.session_id, user_id=caller_id, advisor_id=request.advisor_id)
     if snap.session is not None:
-        return _repeat(store, clock, snap.session, snap.account, caller_id)
-    _check_can_start(request, snap.advisor, snap.account, caller_id)
+        return _repeat(store, clock, snap.session, caller_id)
+    _check_can_start(store, request, snap.advisor, snap.account, caller_id)
     session = Session(
         session_id=request.session_id or uuid.uuid4().hex,
         user_id=caller_id,
@@ -73,9 +79,9 @@ def start_session(
         timer_init=AT_CREATION,
     )
     try:
-        store.create_session(session, min_balance=session.rate_per_minute)
+        store.create_session(session, min_balance=session.rate_per_minute, account=snap.account)
     except SessionExists as raced:
-        return _repeat(store, clock, raced.session, snap.account, caller_id)
+        return _repeat(store, clock, raced.session, caller_id)
     if request_time_ms is not None:
         observability.timer_started(session, now - request_time_ms, lag_source="request_time")
     else:

@@ -1,12 +1,16 @@
 """DynamoStore: every DynamoDB request the service makes, and its errors turned into domain errors.
 
 Request budget (SPEC cost targets): start = one BatchGetItem + one TransactWriteItems;
-poll = one BatchGetItem; end = one BatchGetItem + one TransactWriteItems (+ a re-read and a
-retry only when a billing run raced it).
+the user's poll = one TransactGetItems (a snapshot: see docs/concurrency.md); the advisor's
+poll = two (the first names the user whose balance the view needs); end = the poll's reads
++ one TransactWriteItems (+ a re-read and a retry only when a billing run raced it).
 """
 import contextlib
+import random
+import time
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Dict, Iterator, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Iterator, NamedTuple, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.connection import Connection
@@ -16,6 +20,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.billing import Charge
 from chalicelib.domain.errors import (
     ActiveSessionExists,
+    LegacyRecordUnusable,
     ChargeConflict,
     InsufficientCredit,
     ServiceUnavailable,
@@ -40,6 +45,43 @@ from chalicelib.store.records import (
 
 ALL_OLD = "ALL_OLD"
 CONDITION_FAILED = "ConditionalCheckFailed"
+# Another transaction on the same item was in flight (real DynamoDB only): trying again
+# meets that transaction's outcome.
+CONFLICT = "TransactionConflict"
+# Our own retries (unprocessed keys, conflicts): few, short, jittered, and never past the
+# caller's deadline.
+ATTEMPTS = 4
+BACKOFF_MS = 20
+# The longest one request can take with PynamoDB's retries (models._Meta), botocore's
+# backoff included: a request is not started with less than this left.
+WORST_REQUEST_MS = (
+    (1 + models._Meta.max_retry_attempts)
+    * (models._Meta.connect_timeout_seconds + models._Meta.read_timeout_seconds)
+    * 1000
+    + 1000
+)
+
+# The invocation's remaining time (Lambda's countdown), set per request by the API layer.
+# A context variable: the local stage serves requests on threads that share one store.
+_remaining_ms: ContextVar[Optional[Callable[[], int]]] = ContextVar("remaining_ms", default=None)
+
+
+@contextlib.contextmanager
+def deadline(remaining_ms: Optional[Callable[[], int]]):
+    """Every request made inside must be able to finish before `remaining_ms()` reaches 0,
+    or the caller gets our 503 + Retry-After instead of API Gateway's 504."""
+    token = _remaining_ms.set(remaining_ms)
+    try:
+        yield
+    finally:
+        _remaining_ms.reset(token)
+
+
+def _ensure_time_for(action: str) -> None:
+    remaining = _remaining_ms.get()
+    if remaining is not None and remaining() < WORST_REQUEST_MS:
+        logger.warning("dynamodb %s not started: %d ms left", action, remaining())
+        raise ServiceUnavailable("the request ran out of time waiting for the database; retry")
 
 
 class SessionExists(Exception):
@@ -52,7 +94,8 @@ class SessionExists(Exception):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one consistent BatchGetItem returned."""
+    """What one read returned: a BatchGetItem (start's decision, guarded by the write's
+    conditions) or a TransactGetItems (a view: one instant for every item)."""
 
     session: Optional[Session] = None
     account: Optional[Account] = None
@@ -69,6 +112,15 @@ def error_code(error: Exception):
     return None
 
 
+class _Conflict(Exception):
+    """A transaction was cancelled by another one in flight on the same items: retry."""
+
+
+def _cancelled_by_conflict(error: Exception) -> bool:
+    """A read transaction has no conditions: any cancellation is a conflict or throttling."""
+    return error_code(error) == "TransactionCanceledException"
+
+
 def _reasons(error: TransactWriteError):
     return error.cancellation_reasons if error_code(error) == "TransactionCanceledException" else []
 
@@ -76,7 +128,9 @@ def _reasons(error: TransactWriteError):
 @contextlib.contextmanager
 def unavailable_on_failure(action: str):
     """Throttling, service errors and timeouts become 503 + Retry-After; nothing was committed
-    (a transaction is all or nothing, and our other writes are single conditional writes)."""
+    (a transaction is all or nothing, and our other writes are single conditional writes).
+    A request that could outlive the invocation is not started."""
+    _ensure_time_for(action)
     try:
         yield
     except (PynamoDBException, ClientError, BotoCoreError) as error:
@@ -85,8 +139,9 @@ def unavailable_on_failure(action: str):
 
 
 class DynamoStore:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
+        self._sleep = sleep
         models.bind(settings)
         self._connection = Connection(
             region=settings.region,
@@ -109,15 +164,65 @@ class DynamoStore:
         }
         by_table = {model.Meta.table_name: model for model in wanted}
         found: Dict[type, Optional[dict]] = {model: None for model in wanted}
-        with unavailable_on_failure("BatchGetItem"):
-            while request:
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                self._back_off(attempt)
+            with unavailable_on_failure("BatchGetItem"):
                 reply = self._connection.client.batch_get_item(RequestItems=request)
-                for table, items in reply.get("Responses", {}).items():
-                    for raw in items:
-                        found[by_table[table]] = raw
-                # DynamoDB may leave keys unprocessed under load; ask again for just those.
-                request = reply.get("UnprocessedKeys") or {}
-        return found
+            for table, items in reply.get("Responses", {}).items():
+                for raw in items:
+                    found[by_table[table]] = raw
+            # DynamoDB may leave keys unprocessed under load; ask again for just those.
+            request = reply.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+        raise ServiceUnavailable("the database is overloaded; retry")
+
+    def _back_off(self, attempt: int) -> None:
+        """Full jitter (AWS's advice): retries of many callers spread out instead of colliding."""
+        _ensure_time_for("retry")
+        self._sleep(random.uniform(0, BACKOFF_MS * 2**attempt) / 1000)
+
+    def view(self, session_id: str, user_id: str) -> Snapshot:
+        """A session and one user's account at one instant (TransactGetItems). A BatchGetItem
+        is not a snapshot: a charge landing between its two reads lowers the credit cap by a
+        minute it already counted, and the timer goes back."""
+        items = [
+            {"Get": {"TableName": SessionItem.Meta.table_name, "Key": {"session_id": {"S": session_id}}}},
+            {"Get": {"TableName": AccountItem.Meta.table_name, "Key": {"user_id": {"S": user_id}}}},
+        ]
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                self._back_off(attempt)
+            try:
+                with unavailable_on_failure("TransactGetItems"):
+                    try:
+                        reply = self._connection.client.transact_get_items(TransactItems=items)
+                    except ClientError as error:
+                        if _cancelled_by_conflict(error):
+                            raise _Conflict() from error
+                        raise
+            except _Conflict:
+                continue
+            session_raw, account_raw = (r.get("Item") for r in reply["Responses"])
+            session_item = from_raw(SessionItem, session_raw)
+            return Snapshot(
+                session=None if session_item is None else to_session(session_item),
+                account=to_account(from_raw(AccountItem, account_raw), user_id),
+            )
+        raise ServiceUnavailable("the session is being changed right now; retry")
+
+    def first_active(self, session_ids: FrozenSet[str]) -> Optional[str]:
+        """Which of these sessions is still active, if any: an account's markers are checked
+        before a start is refused (one that names an ended session is repaired, not obeyed)."""
+        for session_id in sorted(session_ids):
+            try:
+                session = self.session(session_id)
+            except LegacyRecordUnusable:
+                return session_id  # it counted once; a person must repair it
+            if session is not None and session.is_active:
+                return session_id
+        return None
 
     def read(
         self,
@@ -155,20 +260,32 @@ class DynamoStore:
             except SessionItem.DoesNotExist:
                 return None
 
-    def active_sessions(self, shard: int) -> Iterator[Session]:
-        """Active sessions of one shard, page by page (the sparse index: never a scan)."""
+    def active_sessions(self, shard: int, forward: bool = True) -> Iterator[Session]:
+        """Active sessions of one shard, page by page (the sparse index: never a scan), by
+        `started_at_ms`: oldest first when `forward`, newest first otherwise."""
         with unavailable_on_failure("Query"):
-            for item in SessionItem.active_by_shard.query(shard, page_size=100):
+            for item in SessionItem.active_by_shard.query(shard, scan_index_forward=forward, page_size=100):
                 yield to_session(item)
 
     # ---- writes ------------------------------------------------------------------------
 
-    def create_session(self, session: Session, min_balance: int) -> None:
+    def create_session(self, session: Session, min_balance: int, account: Account) -> None:
         """One transaction: the session item (holding its start) and the account's guard.
 
-        Raises SessionExists, ActiveSessionExists or InsufficientCredit from the cancellation
+        The account must still hold exactly the markers `account` was read with (none, or
+        only ended sessions the start is replacing) and cover `min_balance`. Raises
+        SessionExists, ActiveSessionExists or InsufficientCredit from the cancellation
         reasons (and the items DynamoDB returns with them), never from message text.
         """
+        marker, single = AccountItem.active_sessions, AccountItem.active_session_id
+        guard = marker == set(account.active_sessions) if account.active_sessions else marker.does_not_exist()
+        guard &= single == account.single_marker if account.single_marker else single.does_not_exist()
+        if min_balance > 0:
+            # A missing balance is 0 (SPEC): only a positive minimum needs the attribute.
+            guard &= AccountItem.balance >= min_balance
+        actions = [marker.set({session.session_id})]
+        if account.single_marker:
+            actions.append(single.remove())
         with unavailable_on_failure("TransactWriteItems"):
             try:
                 with TransactWrite(connection=self._connection) as tx:
@@ -177,13 +294,7 @@ class DynamoStore:
                         condition=SessionItem.session_id.does_not_exist(),
                         return_values=ALL_OLD,
                     )
-                    tx.update(
-                        AccountItem(session.user_id),
-                        actions=[AccountItem.active_session_id.set(session.session_id)],
-                        condition=(AccountItem.balance >= min_balance)
-                        & AccountItem.active_session_id.does_not_exist(),
-                        return_values=ALL_OLD,
-                    )
+                    tx.update(AccountItem(session.user_id), actions=actions, condition=guard, return_values=ALL_OLD)
             except TransactWriteError as error:
                 reasons = _reasons(error)
                 if not any(r is not None and r.code == CONDITION_FAILED for r in reasons):
@@ -197,17 +308,21 @@ class DynamoStore:
             raise SessionExists(to_session(from_raw(SessionItem, session_reason.raw_item)))
         raw = account_reason.raw_item if account_reason is not None else None
         account = to_account(from_raw(AccountItem, raw), "")
-        if account.active_session_id:
-            raise ActiveSessionExists(account.active_session_id)
+        if account.markers:
+            # Set since our read: a start or an upgrade that just landed, so it is active.
+            raise ActiveSessionExists(sorted(account.markers)[0])
         raise InsufficientCredit("the balance does not cover one minute at the advisor's rate")
 
-    def commit_charge(self, session: Session, charge: Charge, clear_marker: bool) -> None:
+    def commit_charge(self, session: Session, charge: Charge, drop_single_marker: bool = False, now_ms: int = 0) -> None:
         """Charge (and maybe end) a session in one transaction guarded by what was billed.
 
         Shared by end and billing: the session must still be active with the `billed_minutes`
         the charge was computed from, the balance must cover the amount, and the ledger key
         (session, first minute) must be new. Any of those failing means someone else moved
-        first: ChargeConflict, and the caller re-reads.
+        first: ChargeConflict, and the caller re-reads. An end removes the session from the
+        account's active set (a no-op if absent: no guess about what the set holds), and the
+        single marker of earlier builds when it names this session. A schema-1 session not
+        yet upgraded is upgraded by the same write (at `now_ms`), guarded as the upgrade is.
         """
         session_actions = [
             SessionItem.billed_minutes.set(charge.billed_after),
@@ -221,11 +336,15 @@ class DynamoStore:
                 SessionItem.end_reason.set(charge.end_reason),
                 SessionItem.active_shard.remove(),
             ]
-        session_guard = (
-            (SessionItem.status == ACTIVE)
-            & (SessionItem.schema_version == session.schema_version)
-            & (SessionItem.billed_minutes == session.billed_minutes)
-        )
+        if session.is_legacy_unupgraded:
+            session_actions += legacy_upgrade_actions(session, None, now_ms, books=False)
+            session_guard = legacy_as_read(session)
+        else:
+            session_guard = (
+                (SessionItem.status == ACTIVE)
+                & (SessionItem.schema_version == session.schema_version)
+                & (SessionItem.billed_minutes == session.billed_minutes)
+            )
         account_actions, account_guard = [], None
         if charge.amount:
             account_actions += [
@@ -233,10 +352,12 @@ class DynamoStore:
                 AccountItem.debited.add(charge.amount),
             ]
             account_guard = AccountItem.balance >= charge.amount
-        if clear_marker and charge.ends_session:
-            account_actions.append(AccountItem.active_session_id.remove())
-            marker_guard = AccountItem.active_session_id == session.session_id
-            account_guard = marker_guard if account_guard is None else account_guard & marker_guard
+        if charge.ends_session and not session.is_legacy_unupgraded:
+            account_actions.append(AccountItem.active_sessions.delete({session.session_id}))
+            if drop_single_marker:
+                # Earlier builds wrote it and nothing writes it now: it names this session
+                # until this end removes it.
+                account_actions.append(AccountItem.active_session_id.remove())
         with unavailable_on_failure("TransactWriteItems"):
             try:
                 with TransactWrite(connection=self._connection) as tx:
@@ -252,7 +373,7 @@ class DynamoStore:
                         tx.save(self._ledger_item(charge), condition=LedgerItem.first_minute.does_not_exist())
             except TransactWriteError as error:
                 reasons = list(_reasons(error))
-                if not any(r is not None and r.code in (CONDITION_FAILED, "TransactionConflict") for r in reasons):
+                if not any(r is not None and r.code in (CONDITION_FAILED, CONFLICT) for r in reasons):
                     raise
                 codes = ",".join(r.code if r is not None else "None" for r in reasons)
                 account = None
@@ -286,15 +407,17 @@ class DynamoStore:
         Racing readers, billing runs and the backfill all compute the same start from the same
         record and only the first write lands; a refusal returns the record as it is now
         (DynamoDB sends it back with the refusal: no re-read). An active record also becomes
-        the account's active session unless one is already set, so the one-active-session
-        rule counts it from now on.
+        one of the account's active sessions, so the one-active-session rule counts it from
+        now on: it joins the account's active set whatever else is there.
         """
         active = session.is_active
         shard = shard_of(session.session_id, self.settings.active_shards) if active else None
         with unavailable_on_failure("TransactWriteItems"):
             # Only real DynamoDB reports TransactionConflict (another transaction on the item in
             # flight); trying again then meets that transaction's outcome instead.
-            for _ in range(3):
+            for attempt in range(ATTEMPTS):
+                if attempt:
+                    self._back_off(attempt)
                 try:
                     with TransactWrite(connection=self._connection) as tx:
                         # Both are updates, so PynamoDB keeps this order: reasons[0] is the session.
@@ -305,8 +428,10 @@ class DynamoStore:
                             return_values=ALL_OLD,
                         )
                         if active:
-                            marker = AccountItem.active_session_id
-                            tx.update(AccountItem(session.user_id), actions=[marker.set(marker | session.session_id)])
+                            tx.update(
+                                AccountItem(session.user_id),
+                                actions=[AccountItem.active_sessions.add({session.session_id})],
+                            )
                 except TransactWriteError as error:
                     reasons = list(_reasons(error))
                     if reasons and reasons[0] is not None and reasons[0].code == CONDITION_FAILED:
@@ -314,13 +439,11 @@ class DynamoStore:
                         if stored is None:
                             raise SessionNotFound(session.session_id) from error
                         return LegacyUpgrade(written=False, session=to_session(stored))
-                    if any(r is not None and r.code == "TransactionConflict" for r in reasons):
+                    if any(r is not None and r.code == CONFLICT for r in reasons):
                         continue
                     raise
                 return LegacyUpgrade(written=True, session=session.with_changes(schema_version=CURRENT_SCHEMA))
         raise ServiceUnavailable("the session record is being changed right now; retry")
-
-    # ---- added for the billing run (issue 3) ---------------------------------------------
 
     def connect(self) -> None:
         """Create every botocore client now, on the calling thread. PynamoDB builds one lazily

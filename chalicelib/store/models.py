@@ -4,7 +4,7 @@
 Table names, endpoint and region are bound from settings at run time by `bind()`, never at
 import: Chalice's test client only sets a stage's environment during a call.
 """
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -16,9 +16,12 @@ class _Meta:
     region = "us-east-1"
     host = None
     # The API answers a throttled call with 503 + Retry-After rather than hold the caller.
-    max_retry_attempts = 2
-    connect_timeout_seconds = 2
-    read_timeout_seconds = 3
+    # Sized so that one request, retries included, fits well inside the API function's 10 s:
+    # 2 attempts x (1 s + 2 s) + botocore's backoff (< 1 s). store.deadline() refuses to start
+    # a request that could not finish before the function is cut off.
+    max_retry_attempts = 1
+    connect_timeout_seconds = 1
+    read_timeout_seconds = 2
 
 
 class SessionsByUser(GlobalSecondaryIndex):
@@ -101,6 +104,9 @@ class AccountItem(Model):
     balance = NumberAttribute(default=0)
     # Sum of every ledger amount taken from this account: what reconcile checks.
     debited = NumberAttribute(null=True)
+    # The user's active sessions (see domain.session.Account): a start needs it absent.
+    active_sessions = UnicodeSetAttribute(null=True)
+    # The one-id marker of earlier builds: read and cleared, never written any more.
     active_session_id = UnicodeAttribute(null=True)
 
 

@@ -115,20 +115,24 @@ def new_session_item(session: Session, shards: int) -> SessionItem:
     )
 
 
-def legacy_upgrade_actions(session: Session, active_shard: Optional[int], now_ms: int) -> list:
+def legacy_upgrade_actions(session: Session, active_shard: Optional[int], now_ms: int, books: bool = True) -> list:
     """The schema-2 attributes a schema-1 record gains in place: its start and ISO twin, what
-    the indexes need, and what was charged, carried over unchanged."""
+    the indexes need, and (unless a charge in the same write sets them) what was charged,
+    carried over unchanged."""
     actions = [
         SessionItem.schema_version.set(CURRENT_SCHEMA),
         SessionItem.started_at_ms.set(session.started_at_ms),
         SessionItem.started_at.set(iso_ms(session.started_at_ms)),
         SessionItem.started_day.set(day_of(session.started_at_ms)),
         SessionItem.timer_init.set(session.timer_init),
-        SessionItem.billed_minutes.set(session.billed_minutes),
-        SessionItem.charged.set(session.charged),
         SessionItem.legacy_charged.set(session.legacy_charged),
         SessionItem.upgraded_at.set(iso_ms(now_ms)),
     ]
+    if books:
+        actions += [
+            SessionItem.billed_minutes.set(session.billed_minutes),
+            SessionItem.charged.set(session.charged),
+        ]
     if session.ended_at_ms is not None:
         actions += [
             SessionItem.ended_at_ms.set(session.ended_at_ms),
@@ -166,7 +170,8 @@ def to_account(item: Optional[AccountItem], user_id: str) -> Account:
     return Account(
         user_id=item.user_id,
         balance=int(item.balance or 0),
-        active_session_id=item.active_session_id,
+        active_sessions=frozenset(item.active_sessions or ()),
+        single_marker=item.active_session_id,
     )
 
 

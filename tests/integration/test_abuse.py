@@ -167,7 +167,7 @@ def test_logs_carry_ids_but_never_a_token_a_header_dump_or_a_body(api, demo, clo
     body = {"advisor_id": demo["advisor"], "session_id": SID, "note": BODY_MARKER}
     assert api.start(demo["user"], body=body, headers=SECRET_HEADERS)[0] == 201
     api.start(demo["user"], raw='{"advisor_id": "' + BODY_MARKER, headers=SECRET_HEADERS)  # 400
-    with failing(monkeypatch, "BatchGetItem", THROTTLED):
+    with failing(monkeypatch, "TransactGetItems", THROTTLED):
         assert api.poll(demo["user"], SID, headers=SECRET_HEADERS)[0] == 503
 
     def crash(*args, **kwargs):

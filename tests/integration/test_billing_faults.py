@@ -6,7 +6,7 @@ from chalicelib.domain.validation import StartRequest
 from chalicelib.services.billing import run_billing
 from chalicelib.services.start import start_session
 from tests.support.billing import books_problems
-from tests.support.dynamo import account_item, add_advisor, add_user, session_item
+from tests.support.dynamo import active_sessions_of, add_advisor, add_user, session_item
 from tests.support.faults import INTERNAL, THROTTLED, TIMEOUT, failing_call
 
 MINUTE = 60_000
@@ -81,6 +81,6 @@ def test_a_fault_on_any_call_loses_nothing_and_the_next_run_catches_up(owing, cl
     _run(owing, clock)
 
     assert {sid: _state(sid) for sid in CAUGHT_UP} == CAUGHT_UP
-    assert account_item("flt-ub").active_session_id is None
+    assert active_sessions_of("flt-ub") == set()
     assert books_problems(START_BALANCES, clock()) == []
     assert _run(owing, clock).units_charged == 0

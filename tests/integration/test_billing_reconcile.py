@@ -63,6 +63,8 @@ DAMAGES = {
     ("ledger_orphan", "rec-gone-1"): lambda: _ledger_item("rec-gone-1", 1, "u-carl", 0).save(),
     ("stale_marker", "u-alice"):
         lambda: AccountItem("u-alice").update(actions=[AccountItem.active_session_id.set("rec-ended-1")]),
+    # rec-active-1 runs but no longer counts: its user could start a second session.
+    ("uncounted_session", "u-bob"): lambda: AccountItem("u-bob").update(actions=[AccountItem.active_sessions.remove()]),
     # A charge of ours (account and ledger) on a record nobody upgraded: its `charged` is the
     # old release's alone, so the ledger cannot be in it.
     ("session_charged", "rec-legacy-1"): lambda: (

@@ -14,7 +14,7 @@ from chalicelib.services.schedule import bill_active_sessions
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
 from tests.support.billing import billing_state, books_problems, seed_sessions
-from tests.support.dynamo import account_item, add_advisor, add_user, balance_of, ledger_of, session_item
+from tests.support.dynamo import active_sessions_of, account_item, add_advisor, add_user, balance_of, ledger_of, session_item
 from tests.support.faults import INTERNAL, failing_call
 
 MINUTE = 60_000
@@ -130,7 +130,7 @@ def test_credits_run_out_the_session_ends_at_the_paid_minutes_to_the_millisecond
     assert after["ended_at"] == iso_ms(stored.ended_at_ms) and started["started_at"] == iso_ms(stored.started_at_ms)
     assert (after["billed_minutes"], after["charged"], after["balance"]) == (2, 398, 50)
     assert after["seconds_remaining"] is None
-    assert account_item("u-short").active_session_id is None
+    assert active_sessions_of("u-short") == set()
     assert session_item("run-000002").active_shard is None
     # The marker is gone, so the user may start again (the 50 left are below a minute: 402).
     add_user("u-short", 500)
@@ -151,34 +151,40 @@ def test_before_the_cap_a_run_and_a_poll_agree_on_the_remaining_time(api, demo, 
     assert (after["billed_minutes"], after["balance"]) == (2, 330)
 
 
-def test_past_the_deadline_sessions_are_left_over_counted_and_billed_next_run(dynamo, store, clock, requests):
+def test_past_the_deadline_nothing_is_read_every_shard_is_cut_short_and_the_next_run_bills_it(
+    dynamo, store, clock, requests
+):
     balances = seed_sessions(store, clock, 9, prefix="late")
     before = billing_state()
     requests.reset()
 
     report = _run(store, clock, remaining_ms=lambda: 9_999)  # just under the 10 s margin
 
-    assert report.left_over == report.sessions_seen == 9
-    assert report.sessions_charged == report.failed == 0
-    assert set(requests.calls) == {"Query"}
+    assert report.shards_cut_short == store.settings.active_shards
+    assert report.sessions_seen == report.left_over == report.sessions_charged == report.failed == 0
+    assert requests.calls == []  # not even a query to count what is left
     assert billing_state() == before
 
     caught_up = _run(store, clock)
-    assert caught_up.left_over == 0
+    assert caught_up.left_over == caught_up.shards_cut_short == 0
     assert caught_up.sessions_charged + caught_up.ended_exhausted + caught_up.skipped_nothing_owed == 9
     assert books_problems(balances, clock()) == []
 
 
-def test_a_deadline_reached_midway_leaves_the_rest_for_the_next_run(dynamo, store, clock):
+def test_a_deadline_reached_midway_stops_reading_and_leaves_the_rest_for_the_next_run(dynamo, store, clock, requests):
     seed_sessions(store, clock, 9, prefix="mid")
-    budget = iter([60_000] * 4)
+    budget = iter([60_000] * 4)  # four looks at the remaining time find some, then none
+    requests.reset()
 
     report = _run(store, clock, remaining_ms=lambda: next(budget, 0))
 
-    assert (report.sessions_seen, report.left_over) == (9, 5)
+    # Nothing is read past the deadline: at most the session in hand is left over, and every
+    # shard not read to its end is cut short (queried only if it was cut in the middle).
+    assert report.sessions_seen < 9 and report.left_over <= 1 and report.shards_cut_short >= 1
+    assert requests.calls.count("Query") == store.settings.active_shards - report.shards_cut_short + report.left_over
     assert_outcomes_add_up(report)
     nxt = _run(store, clock)
-    assert nxt.left_over == 0 and nxt.sessions_charged + nxt.ended_exhausted >= 3
+    assert nxt.left_over == nxt.shards_cut_short == 0 and nxt.sessions_charged + nxt.ended_exhausted >= 3
     caught_up = _run(store, clock)
     assert caught_up.sessions_charged == caught_up.ended_exhausted == 0
 
@@ -226,7 +232,7 @@ def test_the_scheduled_handler_logs_one_run_line_and_emits_its_metrics(served_st
     assert run_line["message"] == "billing run finished"
     assert run_line["event_id"] == event["id"] == run_line["correlation_id"]
     for key in ("sessions_charged", "minutes_charged", "units_charged", "ended_exhausted",
-                "skipped_nothing_owed", "left_over", "failed", "duration_ms"):
+                "skipped_nothing_owed", "left_over", "shards_cut_short", "failed", "duration_ms"):
         assert run_line[key] == report[key]
     assert report["minutes_charged"] > 0 and report["ended_exhausted"] > 0
     names = {m["Name"]: m["Unit"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
@@ -237,6 +243,7 @@ def test_the_scheduled_handler_logs_one_run_line_and_emits_its_metrics(served_st
         "SessionsCharged": "sessions_charged",
         "SessionsEndedExhausted": "ended_exhausted",
         "SessionsLeftOver": "left_over",
+        "ShardsCutShort": "shards_cut_short",
         "BillingFailures": "failed",
         "BillingRunDuration": "duration_ms",
     }
@@ -253,7 +260,11 @@ def test_a_run_near_its_deadline_reports_what_it_left(dynamo, clock, store, logs
     report = bill_active_sessions(store, clock, DriverContext(timeout_ms=5_000))
 
     run_line, emf = _emitted(logs)
-    assert report["left_over"] == run_line["left_over"] == 5 and emf["SessionsLeftOver"] == [5]
+    # Out of time before the first shard: nothing read, so nothing counted as left over, and
+    # every shard cut short.
+    shards = store.settings.active_shards
+    assert report["left_over"] == run_line["left_over"] == 0 and emf["SessionsLeftOver"] == [0]
+    assert report["shards_cut_short"] == run_line["shards_cut_short"] == shards and emf["ShardsCutShort"] == [shards]
     assert emf["MinutesCharged"] == [0]
 
 

@@ -7,7 +7,7 @@ from chalicelib.services.start import start_session
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
 from tests.support.clock import FakeClock
-from tests.support.dynamo import account_item, add_advisor, add_user, all_sessions
+from tests.support.dynamo import active_sessions_of, add_advisor, add_user, all_sessions
 
 
 def _start(store, clock, user, session_id):
@@ -44,4 +44,4 @@ def test_different_starts_racing_leave_one_active_session(moto_server):
     winner = created[0].view["session_id"]
     assert {r.active_session_id for r in refused} == {winner}
     assert [s.session_id for s in all_sessions()] == [winner]
-    assert account_item("u-2").active_session_id == winner
+    assert active_sessions_of("u-2") == {winner}

@@ -1,5 +1,5 @@
 """POST /sessions/{id}/end: final charge, ledger, marker, repeats, the advisor, exhaustion."""
-from tests.support.dynamo import account_item, add_user, balance_of, ledger_of, session_item
+from tests.support.dynamo import active_sessions_of, add_user, balance_of, ledger_of, session_item
 
 
 def test_end_charges_every_started_minute_once(api, demo, clock):
@@ -19,7 +19,7 @@ def test_end_charges_every_started_minute_once(api, demo, clock):
     assert balance_of(demo["user"]) == 10_000 - 3 * 199
     [entry] = ledger_of("end-00001")
     assert (entry.first_minute, entry.minutes, entry.amount, entry.user_id) == (1, 3, 597, demo["user"])
-    assert account_item(demo["user"]).active_session_id is None
+    assert active_sessions_of(demo["user"]) == set()
     assert session_item("end-00001").active_shard is None
 
 

@@ -1,7 +1,7 @@
 """DynamoDB throttling or failing: 503 with Retry-After, nothing half written, a retry works."""
 import pytest
 
-from tests.support.dynamo import account_item, all_sessions, balance_of, ledger_of, session_item
+from tests.support.dynamo import active_sessions_of, all_sessions, balance_of, ledger_of, session_item
 from tests.support.faults import INTERNAL, PROVISIONED, THROTTLED, TIMEOUT, failing
 
 
@@ -14,13 +14,13 @@ def test_start_fails_cleanly_and_a_retry_succeeds(api, demo, monkeypatch, operat
     assert body["error"] == "service_unavailable"
     assert int(headers["Retry-After"]) >= 1
     assert all_sessions() == []
-    assert account_item(demo["user"]).active_session_id is None
+    assert active_sessions_of(demo["user"]) == set()
 
     status, view, _ = api.start(demo["user"], demo["advisor"], session_id="fault-001")
     assert status == 201
 
 
-@pytest.mark.parametrize("operation", ["BatchGetItem", "TransactWriteItems"])
+@pytest.mark.parametrize("operation", ["TransactGetItems", "TransactWriteItems"])
 def test_end_fails_cleanly_and_a_retry_charges_once(api, demo, clock, monkeypatch, operation):
     api.start(demo["user"], demo["advisor"], session_id="fault-002")
     clock.advance(seconds=90)
@@ -38,7 +38,7 @@ def test_end_fails_cleanly_and_a_retry_charges_once(api, demo, clock, monkeypatc
 
 def test_poll_fails_cleanly(api, demo, monkeypatch):
     api.start(demo["user"], demo["advisor"], session_id="fault-003")
-    with failing(monkeypatch, "BatchGetItem", INTERNAL):
+    with failing(monkeypatch, "TransactGetItems", INTERNAL):
         status, body, headers = api.poll(demo["user"], "fault-003")
     assert status == 503 and body["error"] == "service_unavailable"
 

@@ -33,13 +33,13 @@ class Scenario:
 SCENARIOS = [
     Scenario("start", False, lambda api, d: api.start(d["user"], d["advisor"], session_id=SID),
              ("BatchGetItem", "TransactWriteItems"), 201),
-    Scenario("poll by the user", True, lambda api, d: api.poll(d["user"], SID), ("BatchGetItem",), 200),
+    Scenario("poll by the user", True, lambda api, d: api.poll(d["user"], SID), ("TransactGetItems",), 200),
     Scenario("poll by the advisor", True, lambda api, d: api.poll(d["advisor"], SID),
-             ("BatchGetItem", "GetItem"), 200),
+             ("TransactGetItems", "TransactGetItems"), 200),
     Scenario("end by the user", True, lambda api, d: api.end(d["user"], SID),
-             ("BatchGetItem", "TransactWriteItems"), 200),
+             ("TransactGetItems", "TransactWriteItems"), 200),
     Scenario("end by the advisor", True, lambda api, d: api.end(d["advisor"], SID),
-             ("BatchGetItem", "GetItem", "TransactWriteItems"), 200),
+             ("TransactGetItems", "TransactGetItems", "TransactWriteItems"), 200),
 ]
 
 

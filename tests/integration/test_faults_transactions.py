@@ -7,7 +7,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from tests.support.billing import books_problems
-from tests.support.dynamo import account_item, all_sessions, balance_of, ledger_of, session_item
+from tests.support.dynamo import active_sessions_of, all_sessions, balance_of, ledger_of, session_item
 from tests.support.faults import TIMEOUT, failing_call
 
 SID = "tx-fault-0001"
@@ -56,7 +56,7 @@ def test_a_start_cancelled_by_a_conflict_is_503_writes_nothing_and_a_retry_start
         status, body, headers = api.start(demo["user"], demo["advisor"], session_id=SID)
     assert len(cancelled) == 1
     assert (status, body["error"]) == (503, "service_unavailable") and int(headers["Retry-After"]) >= 1
-    assert all_sessions() == [] and account_item(demo["user"]).active_session_id is None
+    assert all_sessions() == [] and active_sessions_of(demo["user"]) == set()
 
     status, view, _ = api.start(demo["user"], demo["advisor"], session_id=SID)
     assert status == 201 and view["session_id"] == SID
@@ -103,7 +103,7 @@ def test_a_start_whose_reply_is_lost_is_found_by_its_retry_with_the_timer_untouc
         status, body, headers = api.start(demo["user"], demo["advisor"], session_id=SID)
     assert status == 503 and "Retry-After" in headers
     committed = session_item(SID)  # the client saw an error, but the transaction committed
-    assert committed.status == "active" and account_item(demo["user"]).active_session_id == SID
+    assert committed.status == "active" and active_sessions_of(demo["user"]) == {SID}
 
     clock.advance(ms=2_500)
     status, view, headers = api.start(demo["user"], demo["advisor"], session_id=SID)

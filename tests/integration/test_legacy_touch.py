@@ -8,7 +8,7 @@ from chalicelib.domain.session import LEGACY_TIMER_START
 from chalicelib.services.billing import run_billing
 from chalicelib.store.records import to_session
 from chalicelib.store.models import SessionItem
-from tests.support.dynamo import account_item, add_advisor, add_user, balance_of, ledger_of, session_item
+from tests.support.dynamo import active_sessions_of, account_item, add_advisor, add_user, balance_of, ledger_of, session_item
 from tests.support.legacy import RATE, captured_log, legacy_records, put_legacy, raw_item
 
 BALANCE = 10_000
@@ -71,11 +71,11 @@ def test_after_the_upgrade_a_poll_is_one_read_and_writes_nothing(api, records, c
     record = records["timer_start"]
     with requests.counting():
         api.poll(record.user_id, record.session_id)
-        assert requests.calls == ["BatchGetItem", "TransactWriteItems"]
+        assert requests.calls == ["TransactGetItems", "TransactWriteItems"]
     clock.advance(seconds=15)
     with captured_log() as log, requests.counting():
         status, view, _ = api.poll(record.user_id, record.session_id)
-        assert requests.calls == ["BatchGetItem"]
+        assert requests.calls == ["TransactGetItems"]
     assert status == 200
     assert view["elapsed_seconds"] == round((clock() - record.start_ms) / 1000, 3)
     assert log.timer_lines() == []
@@ -92,7 +92,7 @@ def test_a_record_that_cannot_be_upgraded_is_refused_and_left_alone(api, records
     assert body["error"] == "legacy_record_unusable"
     assert record.problem in body["message"]
     assert raw_item(record.session_id) == before
-    assert account_item(record.user_id).active_session_id is None
+    assert active_sessions_of(record.user_id) == set()
     # To anyone but its user and advisor it does not exist, as for any session.
     status, body, _ = api.poll("u-stranger", record.session_id)
     assert (status, body["error"]) == (404, "session_not_found")
@@ -104,7 +104,7 @@ def test_the_advisor_first_touch_upgrades_it_and_marks_the_user_busy(api, record
     assert status == 200
     assert "balance" not in view
     assert view["started_at"] == iso_ms(record.start_ms)
-    assert account_item(record.user_id).active_session_id == record.session_id
+    assert active_sessions_of(record.user_id) == {record.session_id}
 
 
 def test_an_upgraded_session_counts_for_the_one_active_session_rule(api, records):
@@ -129,7 +129,7 @@ def test_end_as_the_first_touch_charges_the_rest_and_frees_the_user(api, records
     [entry] = ledger_of(record.session_id)
     assert (entry.first_minute, entry.minutes, entry.amount) == (3, 2, 2 * RATE)
     assert balance_of(record.user_id) == BALANCE - 2 * RATE
-    assert account_item(record.user_id).active_session_id is None
+    assert active_sessions_of(record.user_id) == set()
     status, _, _ = api.start(record.user_id, "a-legacy", session_id="new-after-end")
     assert status == 201
 

@@ -13,7 +13,7 @@ def test_start_poll_end_request_budget(api, demo, clock, requests):
     end_calls = list(requests.calls)
 
     assert start_calls == ["BatchGetItem", "TransactWriteItems"]
-    assert poll_calls == ["BatchGetItem"]
+    assert poll_calls == ["TransactGetItems"]  # one snapshot of the session and the balance
     assert len(end_calls) <= 3 and end_calls[-1] == "TransactWriteItems"
 
 

@@ -64,7 +64,7 @@ def billing_state() -> dict:
             for s in books.sessions()
         },
         "accounts": {
-            a.user_id: (int(a.balance), int(a.debited or 0), a.active_session_id) for a in books.accounts()
+            a.user_id: (int(a.balance), int(a.debited or 0), frozenset(a.active_sessions or ()) | {a.active_session_id} - {None}) for a in books.accounts()
         },
         "ledger": {sid: (amounts[sid], _merged(items)) for sid, items in covered.items()},
     }

@@ -44,6 +44,15 @@ def account_item(user_id: str):
     return AccountItem.get(user_id, consistent_read=True)
 
 
+def active_sessions_of(user_id: str) -> set:
+    """The sessions the account counts as active: its set, and the single marker of earlier
+    builds (read raw, so that it means the same whatever the model declares)."""
+    client = AccountItem._get_connection().connection.client
+    item = client.get_item(TableName=AccountItem.Meta.table_name, Key={"user_id": {"S": user_id}},
+                           ConsistentRead=True).get("Item", {})
+    return set(item.get("active_sessions", {}).get("SS", [])) | {item.get("active_session_id", {}).get("S")} - {None}
+
+
 def session_item(session_id: str):
     return SessionItem.get(session_id, consistent_read=True)
 

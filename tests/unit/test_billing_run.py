@@ -22,14 +22,14 @@ class FakeStore:
         self.fresh = fresh
         self.commits = []
 
-    def active_sessions(self, shard):
+    def active_sessions(self, shard, forward=True):
         for item in self.shards[shard]:
             if isinstance(item, Exception):
                 raise item
             yield item
 
-    def commit_charge(self, session, charge, clear_marker):
-        self.commits.append((session.billed_minutes, charge, clear_marker))
+    def commit_charge(self, session, charge, drop_single_marker=False, now_ms=0):
+        self.commits.append((session.billed_minutes, charge, drop_single_marker))
         answer = self.answers.pop(0) if self.answers else None
         if answer is not None:
             raise answer
@@ -46,7 +46,7 @@ def _clock(minutes_after_start, ms=0):
 
 
 def test_a_refused_balance_is_decided_again_with_the_balance_dynamodb_returned():
-    store = FakeStore(answers=[ChargeConflict("balance", account=Account("user-1", 250, "sess_0001"))])
+    store = FakeStore(answers=[ChargeConflict("balance", account=Account("user-1", 250, single_marker="sess_0001"))])
     report = RunReport()
     bill_session(store, _clock(9, 1), make_session(rate_per_minute=100), report)
 
@@ -54,12 +54,12 @@ def test_a_refused_balance_is_decided_again_with_the_balance_dynamodb_returned()
     assert (optimistic.billed_after, optimistic.ends_session) == (10, False)
     assert (final.billed_after, final.amount, final.ended_at_ms, final.end_reason) == (2, 200, T0 + 2 * MINUTE,
                                                                                        "credits_exhausted")
-    assert clear is True  # the account's marker names this session: the end clears it
+    assert clear is True  # the single marker of earlier builds names this session: the end drops it
     assert (report.ended_exhausted, report.sessions_charged, report.units_charged) == (1, 0, 200)
 
 
 def test_the_marker_of_another_session_is_left_alone():
-    store = FakeStore(answers=[ChargeConflict("balance", account=Account("user-1", 0, "someone-else"))])
+    store = FakeStore(answers=[ChargeConflict("balance", account=Account("user-1", 0, single_marker="someone-else"))])
     bill_session(store, _clock(3), make_session(rate_per_minute=100), RunReport())
     assert store.commits[-1][2] is False
 
@@ -128,7 +128,7 @@ def test_shards_run_in_parallel_but_never_more_than_the_workers():
         together = threading.Barrier(workers, timeout=5)
 
         class BusyShards(FakeStore):
-            def active_sessions(self, shard):
+            def active_sessions(self, shard, forward=True):
                 with gauge:
                     together.wait()
                 yield from ()
