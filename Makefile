@@ -78,6 +78,13 @@ test-browser: install chromium
 ## fresh local stage; it explores new cases on every run instead of replaying fixed ones
 FUZZ_EXAMPLES ?= 500
 FUZZ_SCENARIOS ?= 100
+## the race explorer (tests/integration/test_races.py, docs/concurrency.md) with many random
+## schedules instead of make test's fixed 120; EXPLORE_SHRINK=0 prints a failure unshrunk
+EXPLORE_EXAMPLES ?= 2000
+.PHONY: explore
+explore: install
+	EXPLORE_EXAMPLES=$(EXPLORE_EXAMPLES) $(BIN)/python -m pytest tests/integration/test_races.py -p no:logging
+
 .PHONY: fuzz
 fuzz: install
 	FUZZ_EXPLORE=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) $(BIN)/python -m pytest tests/fuzz
