@@ -26,16 +26,17 @@ def run(quick: bool = False) -> dict:
             sid = json.loads(created.body)["session_id"]
             settings = current()
             raw = dependencies.store()._connection.client
-            keys = {
-                settings.sessions_table: {"Keys": [{"session_id": {"S": sid}}], "ConsistentRead": True},
-                settings.accounts_table: {"Keys": [{"user_id": {"S": "bench-user"}}], "ConsistentRead": True},
-            }
+            # The poll's own read: the session and the balance as one snapshot.
+            items = [
+                {"Get": {"TableName": settings.sessions_table, "Key": {"session_id": {"S": sid}}}},
+                {"Get": {"TableName": settings.accounts_table, "Key": {"user_id": {"S": "bench-user"}}}},
+            ]
 
             def through_app():
                 assert client.http.get(f"/sessions/{sid}", headers=headers).status_code == 200
 
             def bare():
-                raw.batch_get_item(RequestItems=keys)
+                raw.transact_get_items(TransactItems=items)
 
             for fn in (through_app, bare):  # warm both paths
                 timed(fn, 5)
@@ -46,14 +47,14 @@ def run(quick: bool = False) -> dict:
     result = {
         "repeat": repeat,
         "poll_through_app_ms": median(app_s) * 1000,
-        "bare_batch_get_ms": median(bare_s) * 1000,
+        "bare_read_ms": median(bare_s) * 1000,
     }
-    result["ratio"] = ratio(result["poll_through_app_ms"], result["bare_batch_get_ms"])
+    result["ratio"] = ratio(result["poll_through_app_ms"], result["bare_read_ms"])
     print(table(
         f"handler overhead: median of {repeat} polls, in-process moto",
         ["path", "ms"],
         [["poll through the Chalice app", result["poll_through_app_ms"]],
-         ["bare BatchGetItem", result["bare_batch_get_ms"]], ["ratio (goal <= 1.5)", result["ratio"]]],
+         ["bare TransactGetItems", result["bare_read_ms"]], ["ratio (goal <= 1.5)", result["ratio"]]],
     ))
     return result
 

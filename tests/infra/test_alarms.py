@@ -16,6 +16,7 @@ REQUIRED = {
     # alarm: (namespace, metric, statistic, threshold)
     "BillingFailuresAlarm": ("SessionTimer", "BillingFailures", "Sum", 0),
     "SessionsLeftOverAlarm": ("SessionTimer", "SessionsLeftOver", "Sum", 0),
+    "ShardsCutShortAlarm": ("SessionTimer", "ShardsCutShort", "Sum", 0),
     "TimerStartLagAlarm": ("SessionTimer", "TimerStartLag", "p99", 1000),
 }
 
