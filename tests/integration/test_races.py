@@ -1,7 +1,7 @@
 """The race explorer over the interleavings real DynamoDB allows (tests/support/explorer.py).
 
 One advisor, two users; the first user also has an active session of the previous release
-(schema 1, not yet upgraded). Hypothesis picks a handful of operations (starts, polls by
+(schema 1, not yet upgraded), the second one a session already running. Hypothesis picks a handful of operations (starts, polls by
 either party, ends by either party, billing runs, the backfill's upgrade), runs them all at
 once, and chooses at every DynamoDB request which one goes on and how far the clock moves.
 After every step the tables must hold SPEC's invariants; at the end, every view must fit the
@@ -33,8 +33,9 @@ RATE = 100
 ADVISOR = "a-adv"
 BALANCES = {"u-one": 3 * RATE, "u-two": 4 * RATE}
 LEGACY = "legacy-one"  # u-one's schema-1 session, started 100 s before the explorer's clock
-SESSIONS = {"x-one-0001": "u-one", "y-one-0001": "u-one", "x-two-0001": "u-two", LEGACY: "u-one"}
-STARTS = [sid for sid in SESSIONS if sid != LEGACY]
+LIVE = "live-two-001"  # u-two's session, started 30 s before: races need no start to find it
+SESSIONS = {"x-one-0001": "u-one", "y-one-0001": "u-one", "x-two-0001": "u-two", LEGACY: "u-one", LIVE: "u-two"}
+STARTS = [sid for sid in SESSIONS if sid not in (LEGACY, LIVE)]
 # Small moves keep operations interleaved within one instant; the big ones cross minutes,
 # billing runs and credit caps.
 CLOCK_MOVES = [0, 1, 250, 20_000, 61_000]
@@ -49,7 +50,7 @@ MENU = (
 )
 
 
-def _seed(client) -> None:
+def _seed(client, store: DynamoStore) -> None:
     for user, balance in BALANCES.items():
         client.put_item(TableName="accounts", Item={"user_id": {"S": user}, "balance": {"N": str(balance)}, "debited": {"N": "0"}})
     client.put_item(TableName="advisors", Item={"advisor_id": {"S": ADVISOR}, "rate_per_minute": {"N": str(RATE)}})
@@ -57,6 +58,7 @@ def _seed(client) -> None:
         TableName="sessions",
         Item=schema1_item(LEGACY, "u-one", ADVISOR, rate=RATE, created_at=seconds(START_MS - 100_000)),
     )
+    start_session(store, lambda: START_MS - 30_000, "u-two", parse_start_request({"advisor_id": ADVISOR, "session_id": LIVE}))
 
 
 def _empty(client) -> None:
@@ -175,7 +177,7 @@ def test_interleavings_keep_the_invariants(monkeypatch):
         @given(data=st.data(), picked=st.lists(st.sampled_from(MENU), min_size=2, max_size=7))
         def explore(data, picked):
             _empty(client)
-            _seed(client)
+            _seed(client, store)
             tables = Tables(raw)
             explorer = Explorer(START_MS, choose=_sticky(data), advance=lambda: data.draw(st.sampled_from(CLOCK_MOVES)))
             operations = [_operation(store, explorer, i, *p) for i, p in enumerate(picked)]
