@@ -245,14 +245,6 @@ class DynamoStore:
             advisor=to_advisor(from_raw(AdvisorItem, raw.get(AdvisorItem))),
         )
 
-    def account(self, user_id: str) -> Account:
-        with unavailable_on_failure("GetItem"):
-            try:
-                item = AccountItem.get(user_id, consistent_read=True)
-            except AccountItem.DoesNotExist:
-                item = None
-        return to_account(item, user_id)
-
     def session(self, session_id: str) -> Optional[Session]:
         with unavailable_on_failure("GetItem"):
             try:
