@@ -40,6 +40,7 @@ from chalicelib.legacy import start_problem
 from chalicelib.services import Clock, system_clock
 from chalicelib.settings import current
 from chalicelib.store.books import Books
+from chalicelib.store.records import to_account
 
 # One run's worth of minutes at the default schedule, plus the minute a run itself may take.
 DEFAULT_INTERVAL_S = 60
@@ -153,7 +154,7 @@ def find_mismatches(accounts: Iterable, sessions: Iterable[Union[Session, Legacy
             found.append(Mismatch("account_debited", user, f"debited {debited} != ledger {ledger_sum}"))
         if int(account.balance or 0) < 0:
             found.append(Mismatch("account_negative", user, f"balance {account.balance}"))
-        markers = set(account.active_sessions or ()) | ({account.active_session_id} - {None})
+        markers = to_account(account, user).markers
         for marker in sorted(markers):
             if active_owner.get(marker) != user:
                 found.append(Mismatch("stale_marker", user, f"marker {marker} is not an active session of this user"))

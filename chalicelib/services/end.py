@@ -28,9 +28,7 @@ def end_session(store: DynamoStore, clock: Clock, caller_id: str, session_id: st
         reason = END_BY_USER if caller_id == session.user_id else END_BY_ADVISOR
         charge = settle_end(session, account.balance, now, reason)
         try:
-            store.commit_charge(
-                session, charge, drop_single_marker=account.single_marker == session.session_id, now_ms=now
-            )
+            store.commit_charge(session, charge, drop_single_marker=account.single_marker == session.session_id)
         except ChargeConflict:
             continue
         ended = charge.applied_to(session)

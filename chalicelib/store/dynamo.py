@@ -305,7 +305,7 @@ class DynamoStore:
             raise ActiveSessionExists(sorted(account.markers)[0])
         raise InsufficientCredit("the balance does not cover one minute at the advisor's rate")
 
-    def commit_charge(self, session: Session, charge: Charge, drop_single_marker: bool = False, now_ms: int = 0) -> None:
+    def commit_charge(self, session: Session, charge: Charge, drop_single_marker: bool = False) -> None:
         """Charge (and maybe end) a session in one transaction guarded by what was billed.
 
         Shared by end and billing: the session must still be active with the `billed_minutes`
@@ -314,7 +314,7 @@ class DynamoStore:
         first: ChargeConflict, and the caller re-reads. An end removes the session from the
         account's active set (a no-op if absent: no guess about what the set holds), and the
         single marker of earlier builds when it names this session. A schema-1 session not
-        yet upgraded is upgraded by the same write (at `now_ms`), guarded as the upgrade is.
+        yet upgraded is upgraded by the same write (at the charge's instant), guarded as the upgrade is.
         """
         session_actions = [
             SessionItem.billed_minutes.set(charge.billed_after),
@@ -329,7 +329,7 @@ class DynamoStore:
                 SessionItem.active_shard.remove(),
             ]
         if session.is_legacy_unupgraded:
-            session_actions += legacy_upgrade_actions(session, None, now_ms, books=False)
+            session_actions += legacy_upgrade_actions(session, None, charge.charged_at_ms, books=False)
             session_guard = legacy_as_read(session)
         else:
             session_guard = (

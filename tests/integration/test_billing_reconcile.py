@@ -4,6 +4,7 @@ import pytest
 from chalicelib import reconcile
 from chalicelib.services.billing import run_billing
 from chalicelib.store.models import AccountItem, LedgerItem, SessionItem
+from tests.support.billing import billed_then_ended
 from tests.support.dynamo import add_user
 
 MINUTE = 60_000
@@ -12,10 +13,7 @@ MINUTE = 60_000
 @pytest.fixture
 def books(api, demo, clock, store):
     """Real activity: one session billed then ended, one active and billed, one schema-1 record."""
-    api.start(demo["user"], demo["advisor"], session_id="rec-ended-1")
-    clock.advance(ms=MINUTE + 5)
-    run_billing(store, clock, lambda: 60_000, 10_000, workers=1)
-    api.end(demo["user"], "rec-ended-1")
+    billed_then_ended(api, demo, clock, store, "rec-ended-1")
     api.start(demo["other"], demo["advisor"], session_id="rec-active-1")
     clock.advance(ms=2 * MINUTE)
     run_billing(store, clock, lambda: 60_000, 10_000, workers=1)

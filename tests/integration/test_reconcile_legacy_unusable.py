@@ -3,8 +3,8 @@ for a person): each is a finding of its own, everything else is still checked, e
 import pytest
 
 from chalicelib import reconcile
-from chalicelib.services.billing import run_billing
 from chalicelib.store.models import AccountItem
+from tests.support.billing import billed_then_ended
 from tests.support.legacy import legacy_records, put_legacy, schema1_item
 
 MINUTE = 60_000
@@ -13,10 +13,7 @@ MINUTE = 60_000
 @pytest.fixture
 def books(api, demo, clock, store):
     """A session billed then ended, and one schema-1 record of every kind, usable or not."""
-    api.start(demo["user"], demo["advisor"], session_id="rec-ended-1")
-    clock.advance(ms=MINUTE + 5)
-    run_billing(store, clock, lambda: 60_000, 10_000, workers=1)
-    api.end(demo["user"], "rec-ended-1")
+    billed_then_ended(api, demo, clock, store, "rec-ended-1")
     records = legacy_records(clock())
     put_legacy(records.values())
     return records

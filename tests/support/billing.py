@@ -6,10 +6,12 @@ import boto3
 
 from chalicelib.domain.validation import StartRequest
 from chalicelib.reconcile import find_mismatches
+from chalicelib.services.billing import run_billing
 from chalicelib.services.start import start_session
 from chalicelib.settings import current
 from chalicelib.store.books import Books
 from chalicelib.store.models import TABLES
+from chalicelib.store.records import to_account
 from tests.support.dynamo import add_advisor, add_user
 
 MINUTE_MS = 60_000
@@ -64,7 +66,7 @@ def billing_state() -> dict:
             for s in books.sessions()
         },
         "accounts": {
-            a.user_id: (int(a.balance), int(a.debited or 0), frozenset(a.active_sessions or ()) | {a.active_session_id} - {None}) for a in books.accounts()
+            a.user_id: (int(a.balance), int(a.debited or 0), to_account(a, a.user_id).markers) for a in books.accounts()
         },
         "ledger": {sid: (amounts[sid], _merged(items)) for sid, items in covered.items()},
     }
@@ -107,3 +109,11 @@ def restore_tables(copy: Dict[str, list]) -> None:
             request = {name: [{"PutRequest": {"Item": item}} for item in items[start:start + 25]]}
             while request:
                 request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
+
+def billed_then_ended(api, demo, clock, store, session_id: str) -> None:
+    """The demo user's session through one billing run (its first minute), then ended by them."""
+    api.start(demo["user"], demo["advisor"], session_id=session_id)
+    clock.advance(ms=60_005)
+    run_billing(store, clock, lambda: 60_000, 10_000, workers=1)
+    api.end(demo["user"], session_id)

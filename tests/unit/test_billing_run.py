@@ -28,7 +28,7 @@ class FakeStore:
                 raise item
             yield item
 
-    def commit_charge(self, session, charge, drop_single_marker=False, now_ms=0):
+    def commit_charge(self, session, charge, drop_single_marker=False):
         self.commits.append((session.billed_minutes, charge, drop_single_marker))
         answer = self.answers.pop(0) if self.answers else None
         if answer is not None:
