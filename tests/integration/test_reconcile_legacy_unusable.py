@@ -7,8 +7,6 @@ from chalicelib.store.models import AccountItem
 from tests.support.billing import billed_then_ended
 from tests.support.legacy import legacy_records, put_legacy, schema1_item
 
-MINUTE = 60_000
-
 
 @pytest.fixture
 def books(api, demo, clock, store):
