@@ -47,7 +47,7 @@ package: install
 ## upgrade the previous release's session records in place (docs/operations.md): dry run first,
 ## make backfill ARGS="--dry-run"; resumable, idempotent; the local stage: ARGS="--endpoint-url http://127.0.0.1:8001"
 backfill: install
-	$(BIN)/python -m chalicelib.backfill $(ARGS)
+	$(BIN)/python -m chalicelib.legacy.backfill $(ARGS)
 
 ## check that balances, the ledger and the sessions agree; exits 1 naming each mismatch
 ## (README "Billing"); the local stage: DYNAMODB_ENDPOINT=http://127.0.0.1:8001 make reconcile

@@ -41,6 +41,6 @@ app.register_blueprint(sessions_api)
 def bill_active_sessions(event):
     # Imported here: the API function shares this module and never bills, so its cold
     # start does not pay for the billing run's thread pool and bookkeeping.
-    from chalicelib.services.schedule import bill_active_sessions as run_billing
+    from chalicelib.services.schedule import scheduled_billing
 
-    return run_billing(deps.store(), deps.clock, event.context, event.event_id)
+    return scheduled_billing(deps.store(), deps.clock, event.context, event.event_id)

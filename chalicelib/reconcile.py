@@ -36,8 +36,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 from chalicelib.domain.errors import LegacyRecordUnusable
 from chalicelib.domain.session import AT_CREATION, Session
 from chalicelib.domain.timer import minutes_owed, raw_elapsed_ms
-from chalicelib.legacy import start_problem
-from chalicelib.services import Clock, system_clock
+from chalicelib.legacy.rules import start_problem
+from chalicelib.clock import Clock, system_clock
 from chalicelib.settings import current
 from chalicelib.store.books import Books
 from chalicelib.store.records import to_account

@@ -2,17 +2,26 @@
 
 Tests replace `clock` (or travel the system clock); the store is rebuilt when settings change.
 """
-from chalicelib.services import system_clock
+from typing import Optional
+
+from chalicelib.clock import system_clock
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
 
 clock = system_clock
-_store_cache = {}
+# One store per process, reused by every invocation while the settings stay the same.
+_store: Optional[DynamoStore] = None
 
 
 def store() -> DynamoStore:
+    global _store
     settings = current()
-    cached = _store_cache.get("store")
-    if cached is None or cached.settings != settings:
-        cached = _store_cache["store"] = DynamoStore(settings)
-    return cached
+    if _store is None or _store.settings != settings:
+        _store = DynamoStore(settings)
+    return _store
+
+
+def forget_store() -> None:
+    """The next call builds a new store (tests that start a new DynamoDB between cases)."""
+    global _store
+    _store = None

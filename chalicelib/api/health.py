@@ -1,6 +1,6 @@
 from chalice import Blueprint
 
-from chalicelib.api.routing import cors
+from chalicelib.api.route_options import cors
 
 health_api = Blueprint(__name__)
 

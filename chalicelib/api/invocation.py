@@ -1,5 +1,5 @@
 """Every DynamoDB request of an API call must fit the Lambda's remaining time."""
-from chalicelib.store.dynamo import deadline
+from chalicelib.store.failures import deadline
 
 
 def within_remaining_time(event, get_response):

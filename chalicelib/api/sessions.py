@@ -4,8 +4,8 @@ from chalice import Blueprint, Response
 from chalicelib.api import dependencies as deps
 from chalicelib.api.errors import JSON_HEADERS, json_errors
 from chalicelib.api.identity import caller_id
-from chalicelib.api.requests import json_body, request_time_ms
-from chalicelib.api.routing import user_route_options
+from chalicelib.api.request_input import json_body, request_time_ms
+from chalicelib.api.route_options import user_route_options
 from chalicelib.domain.validation import check_path_session_id, parse_start_request
 from chalicelib.services.end import end_session
 from chalicelib.services.poll import poll_session

@@ -31,7 +31,7 @@ from chalice.local import (
     ThreadedHTTPServer,
 )
 
-from chalicelib.api.routing import local_allowed_origin
+from chalicelib.api.route_options import local_allowed_origin
 from chalicelib.settings import current
 
 _ALLOW_ORIGIN = "access-control-allow-origin"

@@ -1,14 +1,14 @@
 """Loading a session as a caller may see it: 404 to anyone but its user and advisor."""
 from typing import Tuple
 
-from chalicelib import legacy
+from chalicelib.clock import Clock
 from chalicelib.domain.errors import LegacyRecordUnusable, SessionNotFound
 from chalicelib.domain.session import Account, Session
-from chalicelib.services import Clock
-from chalicelib.store.dynamo import DynamoStore, Snapshot
+from chalicelib.legacy.upgrade import upgrade_on_touch
+from chalicelib.services.ports import Snapshot, Store
 
 
-def _visible(store: DynamoStore, session_id: str, caller_id: str, user_id: str) -> Snapshot:
+def _visible(store: Store, session_id: str, caller_id: str, user_id: str) -> Snapshot:
     try:
         snap = store.view(session_id, user_id)
     except LegacyRecordUnusable as unusable:
@@ -21,7 +21,7 @@ def _visible(store: DynamoStore, session_id: str, caller_id: str, user_id: str) 
 
 
 def load_visible(
-    store: DynamoStore, clock: Clock, session_id: str, caller_id: str, upgrade_active: bool = True
+    store: Store, clock: Clock, session_id: str, caller_id: str, upgrade_active: bool = True
 ) -> Tuple[Session, Account]:
     """The session and its user's account, read as one snapshot: one TransactGetItems when
     the caller is the user; an advisor's first read names the user whose balance the view
@@ -35,5 +35,5 @@ def load_visible(
         snap = _visible(store, session_id, caller_id, snap.session.user_id)
     session = snap.session
     if session.is_legacy_unupgraded and (upgrade_active or not session.is_active):
-        session = legacy.upgrade_on_touch(store, session, clock)
+        session = upgrade_on_touch(store, session, clock)  # schema 1
     return session, snap.account

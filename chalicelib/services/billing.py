@@ -17,8 +17,8 @@ from chalicelib.domain.billing_order import ShardRead, billing_order
 from chalicelib.domain.errors import ChargeConflict
 from chalicelib.domain.session import Session
 from chalicelib.domain.timer import MS_PER_MINUTE
-from chalicelib.services import Clock
-from chalicelib.store.dynamo import DynamoStore
+from chalicelib.clock import Clock
+from chalicelib.services.ports import Store
 
 ATTEMPTS = 3
 
@@ -58,7 +58,7 @@ class RunReport:
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
 
-def bill_session(store: DynamoStore, clock: Clock, session: Session, report: RunReport) -> None:
+def bill_session(store: Store, clock: Clock, session: Session, report: RunReport) -> None:
     """Charge one session what it owes now. One transaction when the balance pays; a second
     one, decided with the balance DynamoDB returned with the refusal, when it does not
     (credits exhaustion). A lost race re-reads the session and skips it if it was ended."""
@@ -120,7 +120,7 @@ def _bill_shard(store, clock, read: ShardRead, has_time: Callable[[], bool], rep
 
 
 def run_billing(
-    store: DynamoStore,
+    store: Store,
     clock: Clock,
     remaining_ms: Callable[[], int],
     safety_margin_ms: int,

@@ -2,12 +2,12 @@
 from typing import Any, Dict
 
 from chalicelib.domain.view import session_view
-from chalicelib.services import Clock
+from chalicelib.clock import Clock
 from chalicelib.services.access import load_visible
-from chalicelib.store.dynamo import DynamoStore
+from chalicelib.services.ports import Store
 
 
-def poll_session(store: DynamoStore, clock: Clock, caller_id: str, session_id: str) -> Dict[str, Any]:
+def poll_session(store: Store, clock: Clock, caller_id: str, session_id: str) -> Dict[str, Any]:
     # The clock is read before the snapshot: an end that commits after the read stamps its
     # end later still, so no view of an active session runs ahead of the session's final one.
     now = clock()

@@ -3,9 +3,9 @@ import time
 from typing import Callable, Optional
 
 from chalicelib import observability
-from chalicelib.services import Clock
+from chalicelib.clock import Clock
 from chalicelib.services.billing import run_billing
-from chalicelib.store.dynamo import DynamoStore
+from chalicelib.services.ports import Store
 
 # Without a Lambda context (a script, a test), behave as a fresh 60 s invocation.
 DEFAULT_BUDGET_MS = 60_000
@@ -20,7 +20,7 @@ def remaining_time_of(context) -> Callable[[], int]:
     return lambda: int((deadline - time.monotonic()) * 1000)
 
 
-def bill_active_sessions(store: DynamoStore, clock: Clock, context, event_id: Optional[str] = None) -> dict:
+def scheduled_billing(store: Store, clock: Clock, context, event_id: Optional[str] = None) -> dict:
     settings = store.settings
     report = run_billing(
         store,

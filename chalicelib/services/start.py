@@ -14,9 +14,9 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.session import ACTIVE, AT_CREATION, Account, Session
 from chalicelib.domain.validation import StartRequest
 from chalicelib.domain.view import session_view
-from chalicelib.services import Clock
+from chalicelib.clock import Clock
 from chalicelib.services.poll import poll_session
-from chalicelib.store.dynamo import DynamoStore, SessionExists
+from chalicelib.services.ports import SessionExists, Store
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Started:
     created: bool
 
 
-def _repeat(store: DynamoStore, clock: Clock, existing: Session, caller_id: str) -> Started:
+def _repeat(store: Store, clock: Clock, existing: Session, caller_id: str) -> Started:
     """A repeated session_id: the same user gets the stored session back, timer untouched.
     Shown as a poll shows it, from a snapshot: the start's own read is not one, and a charge
     landing between its items would show a credit cap a minute too low."""
@@ -34,7 +34,7 @@ def _repeat(store: DynamoStore, clock: Clock, existing: Session, caller_id: str)
     return Started(poll_session(store, clock, caller_id, existing.session_id), created=False)
 
 
-def _check_can_start(store: DynamoStore, request: StartRequest, snap_advisor, account: Account, caller_id: str) -> None:
+def _check_can_start(store: Store, request: StartRequest, snap_advisor, account: Account, caller_id: str) -> None:
     if request.advisor_problem:
         raise InvalidRequest(request.advisor_problem)
     if snap_advisor is None:
@@ -53,7 +53,7 @@ def _check_can_start(store: DynamoStore, request: StartRequest, snap_advisor, ac
 
 
 def start_session(
-    store: DynamoStore,
+    store: Store,
     clock: Clock,
     caller_id: str,
     request: StartRequest,

@@ -12,7 +12,7 @@ from chalicelib.domain.errors import LegacyRecordUnusable
 from chalicelib.domain.session import Session
 from chalicelib.settings import Settings
 from chalicelib.store import models
-from chalicelib.store.dynamo import unavailable_on_failure
+from chalicelib.store.failures import unavailable_on_failure
 from chalicelib.store.models import AccountItem, LedgerItem, SessionItem
 from chalicelib.store.records import from_raw, to_session
 
@@ -24,7 +24,7 @@ class Books:
         self.settings = settings
         models.bind(settings)
         self._connection = Connection(region=settings.region, host=settings.dynamodb_endpoint,
-                                      max_retry_attempts=models._Meta.max_retry_attempts)
+                                      max_retry_attempts=models.TableMeta.max_retry_attempts)
 
     def sessions(self) -> Iterator[Union[Session, LegacyRecordUnusable]]:
         """Every session. A schema-1 record that cannot be read as one comes back as the

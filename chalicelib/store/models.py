@@ -11,7 +11,7 @@ from pynamodb.models import Model
 from chalicelib.settings import Settings
 
 
-class _Meta:
+class TableMeta:
     table_name = "unbound"
     region = "us-east-1"
     host = None
@@ -64,7 +64,7 @@ class ActiveSessionsByShard(GlobalSecondaryIndex):
 
 
 class SessionItem(Model):
-    class Meta(_Meta):
+    class Meta(TableMeta):
         pass
 
     session_id = UnicodeAttribute(hash_key=True)
@@ -97,7 +97,7 @@ class SessionItem(Model):
 
 
 class AccountItem(Model):
-    class Meta(_Meta):
+    class Meta(TableMeta):
         pass
 
     user_id = UnicodeAttribute(hash_key=True)
@@ -111,7 +111,7 @@ class AccountItem(Model):
 
 
 class AdvisorItem(Model):
-    class Meta(_Meta):
+    class Meta(TableMeta):
         pass
 
     advisor_id = UnicodeAttribute(hash_key=True)
@@ -131,7 +131,7 @@ class LedgerByUser(GlobalSecondaryIndex):
 class LedgerItem(Model):
     """One charge. Key: the session and the first minute it covers (deterministic)."""
 
-    class Meta(_Meta):
+    class Meta(TableMeta):
         pass
 
     session_id = UnicodeAttribute(hash_key=True)
@@ -170,3 +170,10 @@ def bind(settings: Settings) -> None:
             meta.host = settings.dynamodb_endpoint
             meta.region = settings.region
             model._connection = None  # PynamoDB caches it per class
+
+
+def forget_connections() -> None:
+    """Drop every model's cached connection: the next request builds one for the current
+    endpoint (tests that start a new moto between cases)."""
+    for model, _ in TABLES.values():
+        model._connection = None

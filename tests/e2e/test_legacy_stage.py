@@ -1,6 +1,6 @@
 """Records of the previous release on the local stage, over real HTTP: written straight into
 its DynamoDB (moto) as the old release wrote them, then polled, billed by the stage's driver
-(every 2 s here), ended, and upgraded by `python -m chalicelib.backfill`."""
+(every 2 s here), ended, and upgraded by `python -m chalicelib.legacy.backfill`."""
 import math
 import subprocess
 import sys
@@ -120,7 +120,7 @@ def test_an_ended_schema1_session_without_an_end_time_shows_what_was_billed(clie
 
 def backfill(stage, tmp_path, *flags):
     return subprocess.run(
-        [sys.executable, "-m", "chalicelib.backfill", "--endpoint-url", stage.dynamodb_url,
+        [sys.executable, "-m", "chalicelib.legacy.backfill", "--endpoint-url", stage.dynamodb_url,
          "--state", str(tmp_path / "state.json"), "--log-file", str(tmp_path / "backfill.log"), *flags],
         cwd=PROJECT, capture_output=True, text=True, timeout=120,
     )

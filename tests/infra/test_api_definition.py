@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from chalicelib.api.routing import AUTHORIZER_NAME, POOL_SET_BY_TEMPLATE
+from chalicelib.api.route_options import AUTHORIZER_NAME, POOL_SET_BY_TEMPLATE
 
 PUBLIC_ROUTES = {("/health", "get")}
 ORIGIN_FROM_PARAMETER = {"Fn::Sub": "'${FrontendOrigin}'"}

@@ -12,7 +12,7 @@ from chalicelib.domain.errors import ActiveSessionExists, InsufficientCredit
 from chalicelib.domain.validation import StartRequest
 from chalicelib.services.end import end_session
 from chalicelib.services.poll import poll_session
-from chalicelib.services.schedule import bill_active_sessions
+from chalicelib.services.schedule import scheduled_billing
 from chalicelib.services.start import start_session
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
@@ -189,7 +189,7 @@ class BillingMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.spec is not None)
     @rule()
     def bill(self):
-        report = bill_active_sessions(self.store, self.clock, None)
+        report = scheduled_billing(self.store, self.clock, None)
         for session in self.spec.sessions.values():
             self.spec.settle(session, self.clock())
         assert report["failed"] == report["left_over"] == 0

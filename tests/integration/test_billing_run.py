@@ -10,7 +10,7 @@ from chalicelib import observability
 from chalicelib.domain.instants import iso_ms
 from chalicelib.local.driver import DriverContext, scheduled_event
 from chalicelib.services.billing import run_billing
-from chalicelib.services.schedule import bill_active_sessions
+from chalicelib.services.schedule import scheduled_billing
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
 from tests.support.billing import billing_state, books_problems, seed_sessions
@@ -257,7 +257,7 @@ def test_a_run_near_its_deadline_reports_what_it_left(dynamo, clock, store, logs
     seed_sessions(store, clock, 5, prefix="emfl")
     logs.readouterr()
 
-    report = bill_active_sessions(store, clock, DriverContext(timeout_ms=5_000))
+    report = scheduled_billing(store, clock, DriverContext(timeout_ms=5_000))
 
     run_line, emf = _emitted(logs)
     # Out of time before the first shard: nothing read, so nothing counted as left over, and

@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from chalicelib import backfill, legacy
+from chalicelib.legacy import backfill
 from chalicelib.domain.instants import iso_ms
-from chalicelib.services import system_clock
+from chalicelib.clock import system_clock
 from tests.support.dynamo import active_sessions_of, add_advisor, add_user, session_item
 from tests.support.faults import failing_call
 from tests.support.legacy import RATE, BackfillRun, legacy_records, put_legacy, raw_item, raw_items, schema1_item, seconds
@@ -140,7 +140,7 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(dynamo, tmp_path, cloc
 def test_ctrl_c_stops_between_two_records_and_the_next_run_resumes(dynamo, tmp_path, clock, monkeypatch):
     ids = bulk_records(clock)
     upgrades, some_done = [], threading.Event()
-    real_upgrade, real_wait = legacy.upgrade, backfill.wait
+    real_upgrade, real_wait = backfill.upgrade, backfill.wait
 
     def counted_upgrade(*args):
         upgrades.append(args[1].session_id)
@@ -152,7 +152,7 @@ def test_ctrl_c_stops_between_two_records_and_the_next_run_resumes(dynamo, tmp_p
         some_done.wait(timeout=30)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(legacy, "upgrade", counted_upgrade)
+    monkeypatch.setattr(backfill, "upgrade", counted_upgrade)
     monkeypatch.setattr(backfill, "wait", ctrl_c)
     first = BackfillRun(tmp_path, clock, *FLAGS)
     monkeypatch.setattr(backfill, "wait", real_wait)

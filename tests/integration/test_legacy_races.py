@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib import legacy
+from chalicelib.legacy import upgrade as legacy
 from chalicelib.domain.instants import iso_ms
 from chalicelib.services.billing import RunReport, bill_session, run_billing
 from chalicelib.services.poll import poll_session

@@ -2,7 +2,7 @@
 then polled, ended and billed like new sessions (chalice.test.Client on moto)."""
 import pytest
 
-from chalicelib import legacy
+from chalicelib.legacy import upgrade as legacy
 from chalicelib.domain.instants import day_of, iso_ms
 from chalicelib.domain.session import LEGACY_TIMER_START
 from chalicelib.services.billing import run_billing
@@ -198,7 +198,8 @@ def test_an_upgrade_that_lost_the_race_returns_the_winner_and_writes_nothing(rec
 def test_a_start_racing_an_ended_schema1_record_with_an_end_time_answers_it(api, demo, clock, monkeypatch):
     """The transaction's refusal carries the stored item back; a schema-1 one (epoch-seconds
     `ended_at`) must be read through the same translation as any other read, not crash."""
-    from chalicelib.store.dynamo import DynamoStore, Snapshot
+    from chalicelib.services.ports import Snapshot
+    from chalicelib.store.dynamo import DynamoStore
     from tests.support.legacy import put_legacy, schema1_item, seconds
 
     start_ms = clock.now_ms - 600_000

@@ -12,7 +12,7 @@ import pytest
 from chalice.config import Config
 
 from app import app
-from chalicelib.api.routing import cors, local_allowed_origin, loopback_origins
+from chalicelib.api.route_options import cors, local_allowed_origin, loopback_origins
 from chalicelib.local.api_server import answer_origin, make_api_server
 from tests.support.dynamo import add_advisor, add_user
 from tests.support.http import call

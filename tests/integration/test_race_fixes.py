@@ -12,7 +12,7 @@ from chalicelib.services.billing import RunReport, bill_session
 from chalicelib.services.end import end_session
 from chalicelib.services.poll import poll_session
 from chalicelib.services.start import start_session
-from chalicelib.store.dynamo import WORST_REQUEST_MS, deadline
+from chalicelib.store.failures import WORST_REQUEST_MS, deadline
 from chalicelib.store.models import AccountItem
 from tests.support.dynamo import active_sessions_of, add_advisor, add_user, count_requests
 from tests.support.explorer import Explorer, Operation

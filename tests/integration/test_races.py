@@ -15,7 +15,7 @@ import boto3
 from hypothesis import HealthCheck, Phase, given, note, settings, strategies as st
 from moto import mock_aws
 
-from chalicelib import legacy
+from chalicelib.legacy import upgrade as legacy
 from chalicelib.domain.errors import DomainError, ServiceUnavailable
 from chalicelib.domain.validation import parse_start_request
 from chalicelib.services.billing import RunReport, bill_session

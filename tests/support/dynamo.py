@@ -18,10 +18,9 @@ def fresh_tables(endpoint=None):
     settings = current()
     client = boto3.client("dynamodb", region_name=settings.region, endpoint_url=endpoint)
     create_tables(client, settings)
-    for model, _ in models.TABLES.values():
-        model._connection = None
+    models.forget_connections()
     models.bind(settings)
-    dependencies._store_cache.clear()
+    dependencies.forget_store()
     return client
 
 

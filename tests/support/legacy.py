@@ -14,7 +14,8 @@ from typing import Dict, List, Optional
 
 import boto3
 
-from chalicelib import backfill, observability
+from chalicelib import observability
+from chalicelib.legacy import backfill
 from chalicelib.domain.session import LEGACY_CREATED_AT, LEGACY_TIMER_START
 from chalicelib.settings import current
 
@@ -194,7 +195,7 @@ def captured_log():
 
 
 class BackfillRun:
-    """One backfill as `python -m chalicelib.backfill` runs it (state under `tmp_path`, log
+    """One backfill as `python -m chalicelib.legacy.backfill` runs it (state under `tmp_path`, log
     lines captured), with its exit status, terminal output and summary figures."""
 
     def __init__(self, tmp_path, clock, *flags):

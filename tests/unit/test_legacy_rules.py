@@ -5,8 +5,8 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from chalicelib import legacy
-from chalicelib.backfill_state import KEPT_SKIPPED_IDS, Checkpoint, StateMismatch, Tally
+from chalicelib.legacy import rules as legacy
+from chalicelib.legacy.checkpoint import KEPT_SKIPPED_IDS, Checkpoint, StateMismatch, Tally
 from chalicelib.domain.errors import LegacyRecordUnusable
 from chalicelib.store.records import from_raw, to_session
 from chalicelib.store.models import SessionItem

@@ -16,7 +16,7 @@ from botocore.config import Config
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.session import Session
 from chalicelib.settings import Settings
-from chalicelib.store.dynamo import unavailable_on_failure
+from chalicelib.store.failures import unavailable_on_failure
 from chalicelib.store.models import SessionItem
 from chalicelib.store.records import from_raw, to_session
 

@@ -7,10 +7,10 @@ finds nothing to do. The segments of a parallel Scan run on a bounded thread poo
 file records where each segment stands after every page, so a run that stopped (Ctrl-C, a
 failure) resumes there when started again.
 
-    python -m chalicelib.backfill --dry-run    # what it would change; writes nothing
-    python -m chalicelib.backfill              # upgrade; run it again after an interruption
+    python -m chalicelib.legacy.backfill --dry-run    # what it would change; writes nothing
+    python -m chalicelib.legacy.backfill              # upgrade; run it again after an interruption
 
-Progress and the summary go to the terminal; the JSON log lines (SPEC's timer line for each
+Progress and the summary go to the terminal; the JSON log lines (the timer line for each
 upgrade, a warning for each record skipped) go to --log-file.
 """
 import argparse
@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional, TextIO
 
-from chalicelib import legacy, observability
-from chalicelib.backfill_state import Checkpoint, StateMismatch, Tally
+from chalicelib import observability
+from chalicelib.clock import Clock, system_clock
 from chalicelib.domain.errors import LegacyRecordUnusable
-from chalicelib.services import Clock, system_clock
+from chalicelib.legacy.checkpoint import Checkpoint, StateMismatch, Tally
+from chalicelib.legacy.rules import describe, start_problem
+from chalicelib.legacy.scan import Page, SessionScan, read_session
+from chalicelib.legacy.upgrade import UPGRADED, UpgradeWriter, log_skipped, upgrade
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
-from chalicelib.store.scan import Page, SessionScan, read_session
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE = PROJECT / "build" / "backfill-state.json"
@@ -85,7 +87,7 @@ class Progress:
 
 
 class Backfill:
-    def __init__(self, store, scan: SessionScan, clock: Clock, checkpoint: Checkpoint, dry_run: bool,
+    def __init__(self, store: UpgradeWriter, scan: SessionScan, clock: Clock, checkpoint: Checkpoint, dry_run: bool,
                  out: TextIO, progress: Progress):
         self.store, self.scan, self.clock = store, scan, clock
         self.checkpoint, self.dry_run = checkpoint, dry_run
@@ -141,22 +143,22 @@ class Backfill:
                 if self.dry_run:
                     self._would_upgrade(session, tally)
                     continue
-                outcome, _ = legacy.upgrade(self.store, session, self.clock)
-                if outcome == legacy.UPGRADED:
+                outcome, _ = upgrade(self.store, session, self.clock)
+                if outcome == UPGRADED:
                     tally.upgraded += 1
                 else:
                     tally.upgraded_elsewhere += 1
             except LegacyRecordUnusable as unusable:
                 tally.skip(unusable.session_id, unusable.problem)
-                legacy.log_skipped(unusable)
+                log_skipped(unusable)
                 self._say(f"skip {unusable.session_id}: {unusable.problem}")
 
     def _would_upgrade(self, session, tally: Tally) -> None:
-        problem = legacy.start_problem(session, self.clock())
+        problem = start_problem(session, self.clock())
         if problem is not None:
             raise LegacyRecordUnusable(session.session_id, problem)
         tally.upgraded += 1
-        self._say(f"would upgrade {legacy.describe(session)}")
+        self._say(f"would upgrade {describe(session)}")
 
     def _say(self, line: str) -> None:
         with self._out_lock:
@@ -195,7 +197,7 @@ def summary(outcome: Outcome, table: str, dry_run: bool) -> str:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.backfill", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.legacy.backfill", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
     parser.add_argument("--segments", type=int, default=8, help="parallel scan segments (default 8)")
     parser.add_argument("--workers", type=int, default=4, help="threads scanning segments (default 4)")

@@ -1,0 +1,73 @@
+"""What the services need from storage: the `Store` protocol they are typed against.
+
+store/dynamo.py's DynamoStore is the real one; the tests' in-memory store (harness) is checked
+against this shape too. Types that cross the boundary (Snapshot, SessionExists) live here, so
+the services never import the store.
+"""
+from dataclasses import dataclass
+from typing import FrozenSet, Iterator, Optional, Protocol
+
+from chalicelib.domain.billing import Charge
+from chalicelib.domain.session import Account, Advisor, Session
+from chalicelib.legacy.upgrade import Upgraded
+from chalicelib.settings import Settings
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one read returned: the start's decision read (guarded by its write's conditions)
+    or a view (one instant for every item)."""
+
+    session: Optional[Session] = None
+    account: Optional[Account] = None
+    advisor: Optional[Advisor] = None
+
+
+class SessionExists(Exception):
+    """The session_id is already stored; the service decides between 200 and 409."""
+
+    def __init__(self, session: Session):
+        super().__init__(session.session_id)
+        self.session = session
+
+
+class Store(Protocol):
+    settings: Settings
+
+    def view(self, session_id: str, user_id: str) -> Snapshot:
+        """A session and one user's account at one instant: a poll's or an end's read."""
+        ...
+
+    def read(
+        self, session_id: Optional[str] = None, user_id: Optional[str] = None, advisor_id: Optional[str] = None
+    ) -> Snapshot:
+        """The items a start decides on, consistent but not at one instant."""
+        ...
+
+    def session(self, session_id: str) -> Optional[Session]: ...
+
+    def first_active(self, session_ids: FrozenSet[str]) -> Optional[str]:
+        """Which of these sessions is still active, if any."""
+        ...
+
+    def active_sessions(self, shard: int, forward: bool = True) -> Iterator[Session]:
+        """The active sessions of one billing shard, by start."""
+        ...
+
+    def create_session(self, session: Session, min_balance: int, account: Account) -> None:
+        """The session and the account's active set, in one write. Raises SessionExists,
+        ActiveSessionExists or InsufficientCredit."""
+        ...
+
+    def commit_charge(self, session: Session, charge: Charge, drop_single_marker: bool = False) -> None:
+        """A charge (and maybe the end) in one write guarded by what was read; ChargeConflict
+        when someone else moved first."""
+        ...
+
+    def upgrade_legacy(self, session: Session, now_ms: int) -> Upgraded:
+        """Schema 1: a record's upgrade in place, conditioned on the record as read."""
+        ...
+
+    def connect(self) -> None:
+        """Build the clients now, before threads share the store."""
+        ...
