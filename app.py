@@ -1,4 +1,5 @@
 """The Chalice app: middleware, blueprints and the billing schedule. Nothing else lives here."""
+
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Rate
 

@@ -1,5 +1,6 @@
 """Time as the services see it: a function returning epoch milliseconds, injected everywhere
 so that tests move it by hand instead of sleeping."""
+
 import time
 from typing import Callable
 

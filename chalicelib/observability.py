@@ -2,6 +2,7 @@
 
 Log lines carry ids and figures only: never a token, a header dump or a request body.
 """
+
 from typing import Optional
 
 from aws_lambda_powertools import Logger, Metrics
@@ -18,7 +19,7 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
 def timer_started(session: Session, lag_ms: Optional[int], lag_source: str) -> None:
-    """SPEC's timer line: how the start was decided, and how late it is against the request
+    """The timer line (docs/contract.md): how the start was decided, and how late it is against the request
     (API Gateway's requestTimeEpoch) or, for records of the previous release, against the
     record's creation."""
     logger.info(

@@ -1,7 +1,7 @@
 """`make reconcile`: do balances, the ledger and the sessions agree? Exits 1 and names each
 mismatch; 0 when everything agrees.
 
-What it checks (SPEC billing rules), across the tables:
+What it checks (the billing rules of docs/contract.md), across the tables:
 - every account's movements equal its ledger: `debited` == the sum of that user's ledger amounts,
   and the balance is not negative;
 - every session's `charged` equals its ledger amounts plus what a schema-1 record brought, a
@@ -24,6 +24,7 @@ It reads whole tables: an operator's command, never run on a request path. Table
 after another are not one snapshot, so a charge committed while it reads can look like a
 mismatch: what it finds is read a second time and only what is found twice is reported.
 """
+
 import argparse
 import math
 import os
@@ -33,11 +34,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
+from chalicelib.clock import Clock, system_clock
 from chalicelib.domain.errors import LegacyRecordUnusable
 from chalicelib.domain.session import AT_CREATION, Session
 from chalicelib.domain.timer import minutes_owed, raw_elapsed_ms
 from chalicelib.legacy.rules import start_problem
-from chalicelib.clock import Clock, system_clock
 from chalicelib.settings import current
 from chalicelib.store.books import Books
 from chalicelib.store.records import to_account
@@ -76,8 +77,13 @@ def _ledger_totals(ledger: Iterable) -> Tuple[Dict[str, int], Dict[str, _Session
     for item in ledger:
         amount, minutes = int(item.amount), int(item.minutes)
         if amount != minutes * int(item.rate_per_minute):
-            found.append(Mismatch("ledger_amount", f"{item.session_id}#{item.first_minute}",
-                                  f"amount {amount} != {minutes} min x {item.rate_per_minute}"))
+            found.append(
+                Mismatch(
+                    "ledger_amount",
+                    f"{item.session_id}#{item.first_minute}",
+                    f"amount {amount} != {minutes} min x {item.rate_per_minute}",
+                )
+            )
         by_user[item.user_id] += amount
         entry = by_session.setdefault(item.session_id, _SessionLedger())
         entry.user_ids.add(item.user_id)
@@ -97,22 +103,27 @@ def _overlaps(covered: List[Tuple[int, int]]) -> Optional[str]:
     return None
 
 
-def _unusable(read: Union[Session, LegacyRecordUnusable], now_ms: int) -> Optional[str]:
-    """Why no upgrade will touch this record, as the backfill decides it, or None."""
-    if isinstance(read, LegacyRecordUnusable):
-        return read.problem
-    return start_problem(read, now_ms) if read.is_legacy_unupgraded else None
-
-
 def _check_session(session: Session, ledger: _SessionLedger, now_ms: int, max_lag: int) -> List[Mismatch]:
     found, sid = [], session.session_id
     expected = session.legacy_charged + ledger.amount
     if session.charged != expected:
-        found.append(Mismatch("session_charged", sid, f"charged {session.charged} != ledger {ledger.amount}"
-                              f" + legacy {session.legacy_charged}"))
-    if session.timer_init == AT_CREATION and not session.is_legacy_unupgraded and session.billed_minutes != ledger.minutes:
-        found.append(Mismatch("session_minutes", sid, f"billed_minutes {session.billed_minutes}"
-                              f" != ledger minutes {ledger.minutes}"))
+        found.append(
+            Mismatch(
+                "session_charged",
+                sid,
+                f"charged {session.charged} != ledger {ledger.amount} + legacy {session.legacy_charged}",
+            )
+        )
+    if (
+        session.timer_init == AT_CREATION
+        and not session.is_legacy_unupgraded
+        and session.billed_minutes != ledger.minutes
+    ):
+        found.append(
+            Mismatch(
+                "session_minutes", sid, f"billed_minutes {session.billed_minutes} != ledger minutes {ledger.minutes}"
+            )
+        )
     overlap = _overlaps(ledger.covered)
     if overlap:
         found.append(Mismatch("ledger_overlap", sid, overlap))
@@ -125,8 +136,13 @@ def _check_session(session: Session, ledger: _SessionLedger, now_ms: int, max_la
     return found
 
 
-def find_mismatches(accounts: Iterable, sessions: Iterable[Union[Session, LegacyRecordUnusable]], ledger: Iterable,
-                    now_ms: int, max_lag_minutes: int) -> List[Mismatch]:
+def find_mismatches(
+    accounts: Iterable,
+    sessions: Iterable[Union[Session, LegacyRecordUnusable]],
+    ledger: Iterable,
+    now_ms: int,
+    max_lag_minutes: int,
+) -> List[Mismatch]:
     """Every disagreement between the three tables (items read in that order: ledger first).
     `sessions` holds a LegacyRecordUnusable for each record that could not be read."""
     ledger_by_user, ledger_by_session, found = _ledger_totals(ledger)
@@ -136,13 +152,17 @@ def find_mismatches(accounts: Iterable, sessions: Iterable[Union[Session, Legacy
     empty = _SessionLedger()
     for session in sessions:
         seen.add(session.session_id)  # even when unusable: its ledger items are not orphans
-        problem = _unusable(session, now_ms)
+        # Why no upgrade will touch this record, as the backfill decides it.
+        if isinstance(session, LegacyRecordUnusable):
+            found.append(Mismatch("legacy_record_unusable", session.session_id, session.problem))
+            continue
+        problem = start_problem(session, now_ms) if session.is_legacy_unupgraded else None
         if problem:
             found.append(Mismatch("legacy_record_unusable", session.session_id, problem))
             continue
         if session.is_active:
             active_owner[session.session_id] = session.user_id
-            if not session.is_legacy_unupgraded:  # counts from its upgrade on (SPEC)
+            if not session.is_legacy_unupgraded:  # counts from its upgrade on
                 counted_owner[session.session_id] = session.user_id
         found += _check_session(session, ledger_by_session.get(session.session_id, empty), now_ms, max_lag_minutes)
     for orphan in sorted(set(ledger_by_session) - seen):
@@ -159,7 +179,9 @@ def find_mismatches(accounts: Iterable, sessions: Iterable[Union[Session, Legacy
             if active_owner.get(marker) != user:
                 found.append(Mismatch("stale_marker", user, f"marker {marker} is not an active session of this user"))
         for uncounted in sorted(sid for sid, owner in counted_owner.items() if owner == user and sid not in markers):
-            found.append(Mismatch("uncounted_session", user, f"active session {uncounted} is not among the account's markers"))
+            found.append(
+                Mismatch("uncounted_session", user, f"active session {uncounted} is not among the account's markers")
+            )
     for user, ledger_sum in sorted(ledger_by_user.items()):
         if ledger_sum:
             found.append(Mismatch("account_missing", user, f"no account item, ledger charged {ledger_sum}"))
@@ -170,8 +192,9 @@ def _read_and_check(books: Books, clock: Clock, max_lag_minutes: int) -> List[Mi
     return find_mismatches(books.accounts(), books.sessions(), books.ledger(), clock(), max_lag_minutes)
 
 
-def reconcile(books: Books, clock: Clock, max_lag_minutes: int, settle_s: float = 1.0,
-              sleep: Callable[[float], None] = time.sleep) -> List[Mismatch]:
+def reconcile(
+    books: Books, clock: Clock, max_lag_minutes: int, settle_s: float = 1.0, sleep: Callable[[float], None] = time.sleep
+) -> List[Mismatch]:
     """Mismatches found on two reads `settle_s` apart (a charge in flight shows on one only)."""
     first = _read_and_check(books, clock, max_lag_minutes)
     if not first:
@@ -183,10 +206,13 @@ def reconcile(books: Books, clock: Clock, max_lag_minutes: int, settle_s: float 
 
 def main(argv=None, clock: Clock = system_clock) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.reconcile", description=__doc__.splitlines()[0])
-    parser.add_argument("--max-lag-minutes", type=int, default=default_max_lag_minutes(),
-                        help="unbilled minutes an active session may owe (default: one run's worth + 1)")
-    parser.add_argument("--settle-seconds", type=float, default=1.0,
-                        help="pause before re-reading what looked wrong")
+    parser.add_argument(
+        "--max-lag-minutes",
+        type=int,
+        default=default_max_lag_minutes(),
+        help="unbilled minutes an active session may owe (default: one run's worth + 1)",
+    )
+    parser.add_argument("--settle-seconds", type=float, default=1.0, help="pause before re-reading what looked wrong")
     args = parser.parse_args(argv)
     settings = current()
     books = Books(settings)
@@ -200,7 +226,8 @@ def main(argv=None, clock: Clock = system_clock) -> int:
     for mismatch in mismatches:
         print(mismatch)
     verdict = f"{len(mismatches)} mismatch(es)" if mismatches else "balances, ledger and sessions agree"
-    print(f"reconcile ({where}, tables {settings.accounts_table}/{settings.sessions_table}/{settings.ledger_table}): {verdict}")
+    tables = f"{settings.accounts_table}/{settings.sessions_table}/{settings.ledger_table}"
+    print(f"reconcile ({where}, tables {tables}): {verdict}")
     return 1 if mismatches else 0
 
 

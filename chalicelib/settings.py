@@ -4,6 +4,7 @@ Chalice's test client sets a stage's environment variables only while a request 
 and the local stage sets them after importing some modules, so every reader calls
 `current()` at the moment it needs a value.
 """
+
 import os
 from dataclasses import dataclass
 from typing import Optional

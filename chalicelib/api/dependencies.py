@@ -2,6 +2,7 @@
 
 Tests replace `clock` (or travel the system clock); the store is rebuilt when settings change.
 """
+
 from typing import Optional
 
 from chalicelib.clock import system_clock

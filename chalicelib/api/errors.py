@@ -3,6 +3,7 @@
 Chalice turns an exception raised in a route into a response before any middleware runs,
 so the mapping is a decorator on each route, not a middleware.
 """
+
 import functools
 import re
 

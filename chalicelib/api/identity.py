@@ -1,4 +1,5 @@
 """Who is calling: the Cognito `sub` claim when deployed, the X-User-Id header only locally."""
+
 from chalicelib.domain.errors import Unauthenticated
 from chalicelib.domain.validation import is_foreign_id
 from chalicelib.settings import current

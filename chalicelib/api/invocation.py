@@ -1,4 +1,5 @@
 """Every DynamoDB request of an API call must fit the Lambda's remaining time."""
+
 from chalicelib.store.failures import deadline
 
 

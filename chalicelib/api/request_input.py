@@ -1,4 +1,5 @@
 """Reading a request's body and timing, refusing bad input before any DynamoDB call."""
+
 import json
 from typing import Any, Optional
 
@@ -14,8 +15,8 @@ def json_body(request) -> Any:
         return {}
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidRequest("the body is not valid JSON")
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise InvalidRequest("the body is not valid JSON") from error
 
 
 def request_time_ms(request) -> Optional[int]:

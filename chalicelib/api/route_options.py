@@ -14,6 +14,7 @@ CORSConfig carries one origin, which is all a deployed stage allows. The local s
 per request instead (local/api_server.py asks `local_allowed_origin`): its page is reached as
 localhost, 127.0.0.1 or [::1], three different origins to a browser.
 """
+
 from typing import Optional, Tuple
 
 from chalice import CognitoUserPoolAuthorizer, CORSConfig

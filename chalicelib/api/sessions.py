@@ -1,4 +1,5 @@
 """Session routes: HTTP in, one use case, HTTP out."""
+
 from chalice import Blueprint, Response
 
 from chalicelib.api import dependencies as deps

@@ -5,10 +5,11 @@ balance cannot pay them, in which case charge what it can and end the session at
 those paid minutes run out. Both return a Charge that the store commits in one transaction,
 guarded by the `billed_minutes` the decision was made from.
 """
-from dataclasses import dataclass
-from typing import Optional
 
-from chalicelib.domain.session import ENDED, END_CREDITS_EXHAUSTED, Session
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from chalicelib.domain.session import END_CREDITS_EXHAUSTED, ENDED, Session
 from chalicelib.domain.timer import (
     MS_PER_MINUTE,
     affordable_minutes,
@@ -51,13 +52,13 @@ class Charge:
 
     def applied_to(self, session: Session) -> Session:
         """The session as it is once this charge is committed."""
-        changes = dict(billed_minutes=self.billed_after, charged=session.charged + self.amount)
+        applied = session.with_changes(billed_minutes=self.billed_after, charged=session.charged + self.amount)
         if self.ends_session:
-            changes.update(status=ENDED, ended_at_ms=self.ended_at_ms, end_reason=self.end_reason)
-        return session.with_changes(**changes)
+            applied = applied.with_changes(status=ENDED, ended_at_ms=self.ended_at_ms, end_reason=self.end_reason)
+        return applied
 
 
-def _charge(session: Session, billed_after: int, now_ms: int, **end) -> Charge:
+def _charge(session: Session, billed_after: int, now_ms: int, **end: Any) -> Charge:
     return Charge(
         session_id=session.session_id,
         user_id=session.user_id,

@@ -32,6 +32,7 @@ Sessions started or ended between the runs are outside the model; two runs in on
 repeated event) or a skipped minute read in the same direction twice, and the next pair of
 consecutive minutes has the guarantee again.
 """
+
 from typing import List, NamedTuple
 
 

@@ -1,5 +1,9 @@
 """Domain errors. Each carries a stable machine-readable code; api/errors.py maps them to HTTP."""
 
+from typing import Iterable, Optional
+
+from chalicelib.domain.session import Account
+
 
 class DomainError(Exception):
     code = "error"
@@ -24,8 +28,10 @@ class Unauthenticated(DomainError):
 class SessionNotFound(DomainError):
     code = "session_not_found"
 
-    def __init__(self, session_id: str = ""):
+    def __init__(self, session_id: str):
+        # The same message whether the session is missing or someone else's: nothing leaks.
         super().__init__("no such session")
+        self.session_id = session_id
 
 
 class AdvisorNotFound(DomainError):
@@ -50,6 +56,7 @@ class SessionIdTaken(DomainError):
 
 class ServiceUnavailable(DomainError):
     """DynamoDB throttled, failed or kept conflicting: nothing was written, retrying is safe."""
+
     code = "service_unavailable"
 
     def __init__(self, message: str = "temporarily unavailable, retry shortly", retry_after: int = 1):
@@ -64,7 +71,7 @@ class ChargeConflict(Exception):
     `account` is the account as DynamoDB had it when only its balance guard failed.
     """
 
-    def __init__(self, reason: str = "conflict", account=None):
+    def __init__(self, reason: str = "conflict", account: Optional[Account] = None):
         super().__init__(reason)
         self.account = account
 
@@ -75,9 +82,15 @@ class LegacyRecordUnusable(DomainError):
     Never guessed around: a wrong start would bill the wrong minutes. The backfill reports
     such records for a person to repair; a request touching one gets 409 with the reason.
     """
+
     code = "legacy_record_unusable"
 
-    def __init__(self, session_id: str, problem: str = "it lacks what its upgrade needs", parties=()):
+    def __init__(
+        self,
+        session_id: str,
+        problem: str = "it lacks what its upgrade needs",
+        parties: Iterable[Optional[str]] = (),
+    ):
         super().__init__(f"session {session_id} of the previous release cannot be used: {problem}")
         self.session_id = session_id
         self.problem = problem

@@ -1,9 +1,18 @@
 """Epoch milliseconds and their ISO 8601 twins (what an admin reads in the console)."""
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
-from typing import Optional, Union
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Optional, Union, overload
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@overload
+def iso_ms(epoch_ms: int) -> str: ...
+@overload
+def iso_ms(epoch_ms: None) -> None: ...
+@overload
+def iso_ms(epoch_ms: Optional[int]) -> Optional[str]: ...
 
 
 def iso_ms(epoch_ms: Optional[int]) -> Optional[str]:

@@ -1,6 +1,7 @@
 """A session as the rules see it, independent of how it is stored."""
+
 from dataclasses import dataclass, replace
-from typing import FrozenSet, Optional
+from typing import Any, FrozenSet, Optional
 
 ACTIVE = "active"
 ENDED = "ended"
@@ -44,7 +45,7 @@ class Session:
     def is_legacy_unupgraded(self) -> bool:
         return self.schema_version < CURRENT_SCHEMA
 
-    def with_changes(self, **changes) -> "Session":
+    def with_changes(self, **changes: Any) -> "Session":
         return replace(self, **changes)
 
 

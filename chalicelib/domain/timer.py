@@ -1,4 +1,6 @@
-"""Elapsed time, the credit cap, and what a session owes: SPEC's timer and billing rules."""
+"""Elapsed time, the credit cap, and what a session owes: the timer and billing rules of
+docs/contract.md."""
+
 from typing import Optional
 
 from chalicelib.domain.session import Session

@@ -1,4 +1,5 @@
 """Input rules, checked once at the edge before anything reaches a DynamoDB key."""
+
 import re
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -25,7 +26,7 @@ def is_foreign_id(value: Any) -> bool:
 
 
 def check_path_session_id(value: Any) -> str:
-    if not is_foreign_id(value):
+    if not isinstance(value, str) or not is_foreign_id(value):
         raise InvalidRequest("session id must be 1-128 characters of [A-Za-z0-9_.:@|-]")
     return value
 
@@ -36,9 +37,7 @@ def parse_start_request(body: Any) -> StartRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     session_id = body.get("session_id")
-    if session_id is not None and (
-        not isinstance(session_id, str) or SESSION_ID.fullmatch(session_id) is None
-    ):
+    if session_id is not None and (not isinstance(session_id, str) or SESSION_ID.fullmatch(session_id) is None):
         raise InvalidRequest("session_id must be 8-64 characters of [A-Za-z0-9_-]")
     advisor_id = body.get("advisor_id")
     problem = None
@@ -48,6 +47,4 @@ def parse_start_request(body: Any) -> StartRequest:
         problem = "advisor_id must be a string of 1-128 characters of [A-Za-z0-9_.:@|-]"
     if problem and session_id is None:
         raise InvalidRequest(problem)
-    return StartRequest(
-        advisor_id=None if problem else advisor_id, session_id=session_id, advisor_problem=problem
-    )
+    return StartRequest(advisor_id=None if problem else advisor_id, session_id=session_id, advisor_problem=problem)

@@ -1,12 +1,13 @@
-"""The session view of SPEC: what every successful session response carries."""
-from typing import Any, Dict
+"""The session view: what every successful session response carries (docs/contract.md)."""
+
+from typing import Any, Dict, Optional
 
 from chalicelib.domain.instants import iso_ms
 from chalicelib.domain.session import AT_CREATION, Session
 from chalicelib.domain.timer import elapsed_ms, remaining_ms
 
 
-def _seconds(ms):
+def _seconds(ms: Optional[int]) -> Optional[float]:
     return None if ms is None else round(ms / 1000, 3)
 
 

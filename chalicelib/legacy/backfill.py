@@ -13,82 +13,45 @@ failure) resumes there when started again.
 Progress and the summary go to the terminal; the JSON log lines (the timer line for each
 upgrade, a warning for each record skipped) go to --log-file.
 """
+
 import argparse
 import contextlib
+import logging
 import os
 import sys
 import threading
-import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, TextIO
+from typing import Dict, Iterator, Optional, TextIO
 
 from chalicelib import observability
 from chalicelib.clock import Clock, system_clock
 from chalicelib.domain.errors import LegacyRecordUnusable
 from chalicelib.legacy.checkpoint import Checkpoint, StateMismatch, Tally
+from chalicelib.legacy.report import Interrupted, Outcome, Progress, describe_failure, summary
 from chalicelib.legacy.rules import describe, start_problem
 from chalicelib.legacy.scan import Page, SessionScan, read_session
 from chalicelib.legacy.upgrade import UPGRADED, UpgradeWriter, log_skipped, upgrade
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE = PROJECT / "build" / "backfill-state.json"
 DEFAULT_DRY_RUN_STATE = PROJECT / "build" / "backfill-dry-run-state.json"
 DEFAULT_LOG = PROJECT / "build" / "backfill.log"
 
 
-class Interrupted(Exception):
-    """Asked to stop (Ctrl-C): the segment stops between two records."""
-
-
-@dataclass
-class Outcome:
-    totals: Tally
-    complete: bool
-    failures: Dict[int, str] = field(default_factory=dict)  # segment -> what stopped it
-    interrupted: bool = False
-
-
-class Progress:
-    """One status line at most every `interval_s`: rewritten in place on a terminal."""
-
-    def __init__(self, stream: TextIO, checkpoint: Checkpoint, table_size: Optional[int], dry_run: bool,
-                 interval_s: float = 1.0):
-        self.stream, self.checkpoint, self.table_size = stream, checkpoint, table_size
-        self.upgraded = "would upgrade" if dry_run else "upgraded"
-        self.interval_s = interval_s
-        self._last = float("-inf")
-        self._tty = hasattr(stream, "isatty") and stream.isatty()
-        self._lock = threading.Lock()
-
-    def show(self, force: bool = False) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if not force and now - self._last < self.interval_s:
-                return
-            self._last = now
-            t = self.checkpoint.totals
-            of = f" of ~{self.table_size}" if self.table_size else ""
-            line = (
-                f"segments {self.checkpoint.segments_done()}/{self.checkpoint.total_segments} done"
-                f" | scanned {t.scanned}{of} | schema 1: {t.legacy} | {self.upgraded} {t.upgraded}"
-                f" | already current {t.already_current} | skipped {t.skipped}"
-            )
-            self.stream.write(("\r" + line) if self._tty else (line + "\n"))
-            self.stream.flush()
-
-    def done(self) -> None:
-        self.show(force=True)
-        if self._tty:
-            self.stream.write("\n")
-
-
 class Backfill:
-    def __init__(self, store: UpgradeWriter, scan: SessionScan, clock: Clock, checkpoint: Checkpoint, dry_run: bool,
-                 out: TextIO, progress: Progress):
+    def __init__(
+        self,
+        store: UpgradeWriter,
+        scan: SessionScan,
+        clock: Clock,
+        checkpoint: Checkpoint,
+        dry_run: bool,
+        out: TextIO,
+        progress: Progress,
+    ):
         self.store, self.scan, self.clock = store, scan, clock
         self.checkpoint, self.dry_run = checkpoint, dry_run
         self.out, self.progress = out, progress
@@ -103,17 +66,15 @@ class Backfill:
             try:
                 remaining = set(futures)
                 while remaining:
-                    finished, remaining = wait(remaining, timeout=0.5, return_when=FIRST_EXCEPTION)
-                    for future in finished:
-                        if future.exception() is not None:
-                            failures[futures[future]] = _describe(future.exception())
+                    _, remaining = wait(remaining, timeout=0.5, return_when=FIRST_EXCEPTION)
                     self.progress.show()
             except KeyboardInterrupt:
                 # Workers stop between two records; their pages are saved as cut short.
                 self.stop.set()
         for future, segment in futures.items():
-            if future.exception() is not None:
-                failures[segment] = _describe(future.exception())
+            error = future.exception()
+            if error is not None:
+                failures[segment] = describe_failure(error)
         self.checkpoint.finish()
         self.progress.done()
         return Outcome(self.checkpoint.totals, self.checkpoint.complete, failures, self.stop.is_set())
@@ -165,37 +126,6 @@ class Backfill:
             self.out.write(line + "\n")
 
 
-def _describe(error: BaseException) -> str:
-    if isinstance(error, Interrupted):
-        return "interrupted"
-    return getattr(error, "message", None) or f"{type(error).__name__}: {error}"
-
-
-def summary(outcome: Outcome, table: str, dry_run: bool) -> str:
-    t = outcome.totals
-    if outcome.complete:
-        state = "complete (dry run: nothing was written)" if dry_run else "complete"
-    elif outcome.interrupted:
-        state = "interrupted: run it again to resume"
-    else:
-        state = "incomplete: run it again to resume"
-    figures = [
-        ("records scanned", t.scanned, ""),
-        ("would upgrade" if dry_run else "upgraded", t.upgraded, ""),
-        ("already current", t.already_current,
-         f" ({t.upgraded_elsewhere} upgraded by the service while this ran)" if t.upgraded_elsewhere else ""),
-        ("skipped", t.skipped, ""),
-    ]
-    lines = [f"backfill of table {table!r}: {state}"]
-    lines += [f"  {label:<17} {value}{note}" for label, value, note in figures]
-    lines += [f"    {count:>6}  {reason}" for reason, count in sorted(t.reasons.items())]
-    if t.skipped_ids:
-        more = " ..." if t.skipped > len(t.skipped_ids) else ""
-        lines.append(f"  skipped records (fix by hand, see docs/operations.md): {', '.join(t.skipped_ids)}{more}")
-    lines += [f"  segment {segment} stopped: {why}" for segment, why in sorted(outcome.failures.items())]
-    return "\n".join(lines)
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.legacy.backfill", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
@@ -231,7 +161,12 @@ def run(args, clock: Clock = system_clock, out: TextIO = sys.stdout, err: TextIO
     )
     out.flush()
     backfill = Backfill(
-        DynamoStore(settings), scan, clock, checkpoint, args.dry_run, out,
+        DynamoStore(settings),
+        scan,
+        clock,
+        checkpoint,
+        args.dry_run,
+        out,
         Progress(err, checkpoint, scan.approximate_size(), args.dry_run),
     )
     outcome = backfill.run(args.workers)
@@ -265,9 +200,10 @@ def main(argv=None) -> int:
 
 
 @contextlib.contextmanager
-def _logging_to(stream: TextIO):
+def _logging_to(stream: TextIO) -> Iterator[None]:
     """The service's logger and its EMF documents both write to stdout: here, to `stream`."""
     handler = observability.logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler), "Powertools logs through a StreamHandler"
     previous = handler.setStream(stream)
     try:
         with contextlib.redirect_stdout(stream):

@@ -6,6 +6,7 @@ by a failure keeps its segment's position before it, so the resumed run reads it
 its counts, only the upgrades it wrote are kept (the scan no longer returns those records),
 so the figures of a resumed run are those of one uninterrupted run.
 """
+
 import json
 import os
 import threading

@@ -1,7 +1,8 @@
 """Schema-1 items in DynamoDB: how one reads as a session, and the conditions and attributes of
 its upgrade in place. store/records.py hands every item without `schema_version` to this module.
 """
-from typing import Any, Dict, List, Optional, Tuple
+
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from pynamodb.expressions.condition import Condition
 
@@ -59,23 +60,27 @@ def legacy_item(raw: Dict[str, Any]) -> SessionItem:
     ]
     if wrong:
         text = {name: (raw.get(name) or {}).get("S") for name in ("session_id", "user_id", "advisor_id")}
-        raise LegacyRecordUnusable(text["session_id"], wrong[0], parties=(text["user_id"], text["advisor_id"]))
+        raise LegacyRecordUnusable(text["session_id"] or "", wrong[0], parties=(text["user_id"], text["advisor_id"]))
     return SessionItem.from_raw_data(raw)
 
 
-def legacy_timing(item: SessionItem) -> Dict[str, Any]:
-    """The Session fields a schema-1 item gives differently from a schema-2 one (its start,
-    how it was found, what the previous release charged). Raises LegacyRecordUnusable."""
+class Timing(NamedTuple):
+    """The Session fields a schema-1 item gives differently from a schema-2 one."""
+
+    started_at_ms: int
+    timer_init: str
+    schema_version: int
+    legacy_charged: int  # what the previous release charged: its ledger is not ours
+
+
+def legacy_timing(item: SessionItem) -> Timing:
+    """A schema-1 item's start, how it was found, and what it had charged. Raises
+    LegacyRecordUnusable."""
     problem = legacy_problem(item)
     if problem is not None:
         raise LegacyRecordUnusable(item.session_id, problem, parties=(item.user_id, item.advisor_id))
     started_at_ms, how = legacy_start(item)
-    return {
-        "started_at_ms": started_at_ms,
-        "timer_init": how,
-        "schema_version": 1,
-        "legacy_charged": int(item.charged or 0),
-    }
+    return Timing(started_at_ms, how, schema_version=1, legacy_charged=int(item.charged or 0))
 
 
 def legacy_upgrade_actions(session: Session, active_shard: Optional[int], now_ms: int, books: bool = True) -> List[Any]:

@@ -2,6 +2,7 @@
 
 Plain rules on domain sessions: no DynamoDB here (legacy/records.py reads the items).
 """
+
 from typing import Optional
 
 from chalicelib.domain.errors import LegacyRecordUnusable

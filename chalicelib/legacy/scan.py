@@ -7,6 +7,7 @@ is reported by the backfill instead of stopping its segment.
 Eventually consistent on purpose: a stale page can only show as schema 1 a record that was
 just upgraded, and the upgrade's condition refuses to write it again.
 """
+
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
 

@@ -4,6 +4,7 @@ How a schema-1 item reads as a session lives in legacy/records.py; this module d
 its start is believable (legacy/rules.py), writes the upgrade through the store's one
 conditional write, and logs the timer line.
 """
+
 from typing import NamedTuple, Protocol, Tuple
 
 from chalicelib import observability

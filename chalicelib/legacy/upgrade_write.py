@@ -1,5 +1,6 @@
 """The upgrade's one write: a schema-1 record gains its schema-2 attributes in place, and an
 active one joins its user's active sessions, in one transaction."""
+
 from chalicelib.domain.errors import ServiceUnavailable, SessionNotFound
 from chalicelib.domain.session import CURRENT_SCHEMA, Session
 from chalicelib.legacy.records import legacy_as_read, legacy_upgrade_actions
@@ -37,8 +38,11 @@ def write_upgrade(store: StoreConnection, session: Session, now_ms: int) -> Upgr
                         return_values=ALL_OLD,
                     )
                     if active:
-                        tx.update("account", AccountItem(session.user_id),
-                                  [AccountItem.active_sessions.add({session.session_id})])
+                        tx.update(
+                            "account",
+                            AccountItem(session.user_id),
+                            [AccountItem.active_sessions.add({session.session_id})],
+                        )
             except Cancelled as cancelled:
                 if cancelled.code("session") == CONDITION_FAILED:
                     stored = from_raw(SessionItem, cancelled.item("session"))

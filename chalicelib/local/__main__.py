@@ -1,13 +1,18 @@
 """`make run`: the whole local stage in one process, stopped cleanly by Ctrl-C or SIGTERM."""
+
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalice.config import Config
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def _env_from_config() -> None:
+def _env_from_config() -> "Config":
     """The local stage's environment from .chalice/config.json; the caller's own environment
     (ports, table names) wins, and the DynamoDB endpoint follows DYNAMODB_PORT."""
     from chalice.cli.factory import CLIFactory
@@ -33,7 +38,8 @@ def _env_from_config() -> None:
 def main() -> int:
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     # Block before any thread starts so every thread inherits the mask and only the main
-    # thread's sigwait receives the signal (a handler setting an Event deadlocked here once).
+    # thread's sigwait receives the signal. A Python signal handler would run on the main
+    # thread between bytecodes, possibly while it holds a lock a stopping server needs.
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     sys.path.insert(0, str(PROJECT))
     config = _env_from_config()

@@ -14,11 +14,13 @@
    Chalice's CORSConfig holds one origin, so its headers are rewritten here, per request, for
    preflights and real answers alike. Deployed stages keep API Gateway's single origin.
 """
+
 import json
 import os
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler
+from typing import Optional
 from urllib.parse import unquote
 
 from chalice.local import (
@@ -66,7 +68,7 @@ def answer_origin(response: dict, request_origin) -> dict:
 
 
 class _Gateway(LocalGateway):
-    arrival_ms = None
+    arrival_ms: Optional[int] = None
 
     def _generate_lambda_event(self, method, path, headers, body):
         event = super()._generate_lambda_event(method, path.replace(";", "%3B"), headers, body)
@@ -82,6 +84,8 @@ class _Gateway(LocalGateway):
 
 
 class _Handler(ChaliceRequestHandler):
+    local_gateway: _Gateway
+
     def __init__(self, request, client_address, server, app_object, config):
         self.local_gateway = _Gateway(app_object, config)
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)

@@ -1,10 +1,11 @@
 """Billing for the local stage: chalice local never runs @app.schedule functions, so this
 thread invokes the same handler Lambda would, with an EventBridge-shaped event and a context
 that reports a real deadline."""
+
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class DriverContext:
@@ -30,7 +31,7 @@ def scheduled_event() -> dict:
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": "000000000000",
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": "local",
         "resources": ["arn:aws:events:local:000000000000:rule/bill_active_sessions"],
         "detail": {},

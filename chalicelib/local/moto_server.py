@@ -2,9 +2,10 @@
 
 moto checks a condition and writes in separate steps, and a cancelled transaction restores
 whole-table copies, undoing other requests' writes: under concurrent requests it is not
-atomic (see the project notes). One lock around its WSGI app makes it behave like DynamoDB
+atomic (docs/concurrency.md). One lock around its WSGI app makes it behave like DynamoDB
 for conditional writes; every local stage and concurrency test goes through this.
 """
+
 import threading
 
 from werkzeug.serving import make_server
@@ -38,9 +39,7 @@ class LocalDynamo:
 
         self.host = host
         wsgi = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(
-            host, port, serialised(wsgi), threaded=True, request_handler=QuietHandler
-        )
+        self._server = make_server(host, port, serialised(wsgi), threaded=True, request_handler=QuietHandler)
         self.port = self._server.server_port  # when asked for port 0
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
 

@@ -1,8 +1,11 @@
 """Starting and stopping the pieces of the local stage, in order."""
+
+import json
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import List, Tuple
 
 import boto3
 
@@ -25,7 +28,7 @@ class _WebHandler(SimpleHTTPRequestHandler):
 
     def do_GET(self):
         if self.path.split("?")[0] == "/config.json":
-            body = ('{"api_url": "%s"}' % self.api_url).encode()
+            body = json.dumps({"api_url": self.api_url}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -36,17 +39,19 @@ class _WebHandler(SimpleHTTPRequestHandler):
 
 
 class LocalStage:
-    def __init__(self, config, api_port: int, dynamodb_port: int, web_port: int, billing_interval_s: float, host="127.0.0.1"):
+    def __init__(
+        self, config, api_port: int, dynamodb_port: int, web_port: int, billing_interval_s: float, host="127.0.0.1"
+    ):
         self.config, self.host = config, host
         self.api_port, self.dynamodb_port, self.web_port = api_port, dynamodb_port, web_port
         self.billing_interval_s = billing_interval_s
-        self._threads = []
+        self._servers: List[Tuple[ThreadingHTTPServer, threading.Thread]] = []
         self.seed_message = ""
 
     def _serve(self, server, name):
         thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
         thread.start()
-        self._threads.append((server, thread))
+        self._servers.append((server, thread))
 
     def start(self) -> None:
         self.dynamo = LocalDynamo(self.host, self.dynamodb_port).start()
@@ -94,7 +99,7 @@ class LocalStage:
 
     def stop(self) -> None:
         self.billing.stop()
-        for server, thread in reversed(self._threads):
+        for server, thread in reversed(self._servers):
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)

@@ -1,7 +1,8 @@
 """Create the tables from infra/resources.json, the one definition the deployment also uses."""
+
 import json
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 from chalicelib.settings import Settings
 from chalicelib.store.models import TABLES
@@ -16,7 +17,7 @@ def load_template(path: Path = TEMPLATE) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def table_properties(template: dict = None) -> Dict[str, dict]:
+def table_properties(template: Optional[dict] = None) -> Dict[str, dict]:
     """Logical id -> the Properties of each AWS::DynamoDB::Table in the template."""
     template = template or load_template()
     return {

@@ -1,23 +1,24 @@
 """Loading a session as a caller may see it: 404 to anyone but its user and advisor."""
+
 from typing import Tuple
 
 from chalicelib.clock import Clock
 from chalicelib.domain.errors import LegacyRecordUnusable, SessionNotFound
 from chalicelib.domain.session import Account, Session
 from chalicelib.legacy.upgrade import upgrade_on_touch
-from chalicelib.services.ports import Snapshot, Store
+from chalicelib.services.ports import Store
 
 
-def _visible(store: Store, session_id: str, caller_id: str, user_id: str) -> Snapshot:
+def _visible(store: Store, session_id: str, caller_id: str, user_id: str) -> Tuple[Session, Account]:
     try:
-        snap = store.view(session_id, user_id)
+        view = store.view(session_id, user_id)
     except LegacyRecordUnusable as unusable:
         if caller_id not in unusable.parties:
             raise SessionNotFound(session_id) from unusable
         raise
-    if snap.session is None or caller_id not in (snap.session.user_id, snap.session.advisor_id):
+    if view.session is None or caller_id not in (view.session.user_id, view.session.advisor_id):
         raise SessionNotFound(session_id)
-    return snap
+    return view.session, view.account
 
 
 def load_visible(
@@ -30,10 +31,9 @@ def load_visible(
     A schema-1 session is upgraded on this first touch, unless it is active and the caller
     (an end) upgrades it in its own write (`upgrade_active=False`).
     """
-    snap = _visible(store, session_id, caller_id, caller_id)
-    if snap.session.user_id != caller_id:
-        snap = _visible(store, session_id, caller_id, snap.session.user_id)
-    session = snap.session
+    session, account = _visible(store, session_id, caller_id, caller_id)
+    if session.user_id != caller_id:
+        session, account = _visible(store, session_id, caller_id, session.user_id)
     if session.is_legacy_unupgraded and (upgrade_active or not session.is_active):
         session = upgrade_on_touch(store, session, clock)  # schema 1
-    return session, snap.account
+    return session, account

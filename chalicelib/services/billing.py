@@ -5,22 +5,26 @@ Exactly-once comes from the data: each charge is one transaction guarded by the 
 repeated runs and concurrent ends can only ever commit each minute once. A run that loses a
 race re-reads and either charges what is still owed or skips.
 """
+
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from threading import Lock
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 from chalicelib import observability
+from chalicelib.clock import Clock
 from chalicelib.domain.billing import Charge, settle_billing
 from chalicelib.domain.billing_order import ShardRead, billing_order
 from chalicelib.domain.errors import ChargeConflict
 from chalicelib.domain.session import Session
 from chalicelib.domain.timer import MS_PER_MINUTE
-from chalicelib.clock import Clock
 from chalicelib.services.ports import Store
 
 ATTEMPTS = 3
+
+# Told about each session (or shard query, session None) that failed; the run goes on.
+OnFailure = Callable[[Optional[Session], Exception], None]
 
 
 @dataclass
@@ -49,12 +53,12 @@ class RunReport:
     duration_ms: int = 0
     _lock: Lock = field(default_factory=Lock, repr=False, compare=False)
 
-    def add(self, **counts) -> None:
+    def add(self, **counts: int) -> None:
         with self._lock:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> Dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
 
@@ -96,7 +100,9 @@ def _record(report: RunReport, session: Session, charge: Charge) -> None:
         observability.charge_committed(session, charge.minutes, charge.amount, charge.end_reason)
 
 
-def _bill_shard(store, clock, read: ShardRead, has_time: Callable[[], bool], report: RunReport, on_failure) -> None:
+def _bill_shard(
+    store: Store, clock: Clock, read: ShardRead, has_time: Callable[[], bool], report: RunReport, on_failure: OnFailure
+) -> None:
     # Past the deadline the index is not read any further, not even to count what is left:
     # the next run reads in the opposite order, so it reaches these sessions first, and
     # charges are cumulative, so it bills them in full.
@@ -125,7 +131,7 @@ def run_billing(
     remaining_ms: Callable[[], int],
     safety_margin_ms: int,
     workers: int,
-    on_failure=lambda session, error: None,
+    on_failure: OnFailure = lambda session, error: None,
 ) -> RunReport:
     """Bill every shard of the active-sessions index, shards in parallel on a bounded pool, in
     the order of `billing_order`: under overload, each run starts where the previous one stopped."""

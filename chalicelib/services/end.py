@@ -1,12 +1,13 @@
 """POST /sessions/{id}/end: the final charge, the end, and the account's marker, together."""
+
 from typing import Any, Dict
 
 from chalicelib import observability
+from chalicelib.clock import Clock
 from chalicelib.domain.billing import settle_end
 from chalicelib.domain.errors import ChargeConflict, ServiceUnavailable
 from chalicelib.domain.session import CURRENT_SCHEMA, END_BY_ADVISOR, END_BY_USER
 from chalicelib.domain.view import session_view
-from chalicelib.clock import Clock
 from chalicelib.legacy.rules import check_start
 from chalicelib.legacy.upgrade import log_upgrade
 from chalicelib.services.access import load_visible

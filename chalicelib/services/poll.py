@@ -1,8 +1,9 @@
 """GET /sessions/{id}: elapsed time computed on the server from one snapshot."""
+
 from typing import Any, Dict
 
-from chalicelib.domain.view import session_view
 from chalicelib.clock import Clock
+from chalicelib.domain.view import session_view
 from chalicelib.services.access import load_visible
 from chalicelib.services.ports import Store
 

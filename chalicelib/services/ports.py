@@ -4,6 +4,7 @@ store/dynamo.py's DynamoStore is the real one; the tests' in-memory store (harne
 against this shape too. Types that cross the boundary (Snapshot, SessionExists) live here, so
 the services never import the store.
 """
+
 from dataclasses import dataclass
 from typing import FrozenSet, Iterator, Optional, Protocol
 
@@ -15,12 +16,21 @@ from chalicelib.settings import Settings
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one read returned: the start's decision read (guarded by its write's conditions)
-    or a view (one instant for every item)."""
+    """The items a start decides on, each as it is (not one instant: the start's write is
+    conditioned on what it decided from). Only the items asked for are read."""
 
     session: Optional[Session] = None
     account: Optional[Account] = None
     advisor: Optional[Advisor] = None
+
+
+@dataclass(frozen=True)
+class View:
+    """A session and its user's account at one instant: what a poll or an end decides on.
+    A user without an account item has a zero balance, never no account."""
+
+    session: Optional[Session]
+    account: Account
 
 
 class SessionExists(Exception):
@@ -34,7 +44,7 @@ class SessionExists(Exception):
 class Store(Protocol):
     settings: Settings
 
-    def view(self, session_id: str, user_id: str) -> Snapshot:
+    def view(self, session_id: str, user_id: str) -> View:
         """A session and one user's account at one instant: a poll's or an end's read."""
         ...
 

@@ -1,6 +1,7 @@
 """Entry of the scheduled billing function: the Lambda's deadline and settings in, a report out."""
+
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, Optional, Protocol
 
 from chalicelib import observability
 from chalicelib.clock import Clock
@@ -11,7 +12,11 @@ from chalicelib.services.ports import Store
 DEFAULT_BUDGET_MS = 60_000
 
 
-def remaining_time_of(context) -> Callable[[], int]:
+class LambdaContext(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+def remaining_time_of(context: Optional[LambdaContext]) -> Callable[[], int]:
     """The Lambda's own countdown; otherwise a real one. Never the billing clock: tests freeze
     or jump that one, and a frozen budget would never run out (a jumped one, at once)."""
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
@@ -20,7 +25,9 @@ def remaining_time_of(context) -> Callable[[], int]:
     return lambda: int((deadline - time.monotonic()) * 1000)
 
 
-def scheduled_billing(store: Store, clock: Clock, context, event_id: Optional[str] = None) -> dict:
+def scheduled_billing(
+    store: Store, clock: Clock, context: Optional[LambdaContext], event_id: Optional[str] = None
+) -> Dict[str, Any]:
     settings = store.settings
     report = run_billing(
         store,

@@ -1,9 +1,11 @@
 """POST /sessions: the creating write is the timer's start."""
+
 import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 from chalicelib import observability
+from chalicelib.clock import Clock
 from chalicelib.domain.errors import (
     ActiveSessionExists,
     AdvisorNotFound,
@@ -11,10 +13,9 @@ from chalicelib.domain.errors import (
     InvalidRequest,
     SessionIdTaken,
 )
-from chalicelib.domain.session import ACTIVE, AT_CREATION, Account, Session
+from chalicelib.domain.session import ACTIVE, AT_CREATION, Account, Advisor, Session
 from chalicelib.domain.validation import StartRequest
 from chalicelib.domain.view import session_view
-from chalicelib.clock import Clock
 from chalicelib.services.poll import poll_session
 from chalicelib.services.ports import SessionExists, Store
 
@@ -34,12 +35,15 @@ def _repeat(store: Store, clock: Clock, existing: Session, caller_id: str) -> St
     return Started(poll_session(store, clock, caller_id, existing.session_id), created=False)
 
 
-def _check_can_start(store: Store, request: StartRequest, snap_advisor, account: Account, caller_id: str) -> None:
+def _check_can_start(
+    store: Store, request: StartRequest, advisor: Optional[Advisor], account: Account, caller_id: str
+) -> Advisor:
+    """The advisor the session is with; raises why the user cannot start one now."""
     if request.advisor_problem:
         raise InvalidRequest(request.advisor_problem)
-    if snap_advisor is None:
+    if advisor is None:
         raise AdvisorNotFound("no such advisor")
-    if snap_advisor.advisor_id == caller_id:
+    if advisor.advisor_id == caller_id:
         raise InvalidRequest("a user cannot start a session with themselves")
     if account.markers:
         # Only a marker naming an active session refuses the start. One naming an ended
@@ -48,8 +52,9 @@ def _check_can_start(store: Store, request: StartRequest, snap_advisor, account:
         active = store.first_active(account.markers)
         if active is not None:
             raise ActiveSessionExists(active)
-    if account.balance < snap_advisor.rate_per_minute:
+    if account.balance < advisor.rate_per_minute:
         raise InsufficientCredit("the balance does not cover one minute at the advisor's rate")
+    return advisor
 
 
 def start_session(
@@ -68,18 +73,19 @@ def start_session(
     snap = store.read(session_id=request.session_id, user_id=caller_id, advisor_id=request.advisor_id)
     if snap.session is not None:
         return _repeat(store, clock, snap.session, caller_id)
-    _check_can_start(store, request, snap.advisor, snap.account, caller_id)
+    account = snap.account or Account(user_id=caller_id)
+    advisor = _check_can_start(store, request, snap.advisor, account, caller_id)
     session = Session(
         session_id=request.session_id or uuid.uuid4().hex,
         user_id=caller_id,
-        advisor_id=snap.advisor.advisor_id,
+        advisor_id=advisor.advisor_id,
         status=ACTIVE,
         started_at_ms=now,
-        rate_per_minute=snap.advisor.rate_per_minute,
+        rate_per_minute=advisor.rate_per_minute,
         timer_init=AT_CREATION,
     )
     try:
-        store.create_session(session, min_balance=session.rate_per_minute, account=snap.account)
+        store.create_session(session, min_balance=session.rate_per_minute, account=account)
     except SessionExists as raced:
         return _repeat(store, clock, raced.session, caller_id)
     if request_time_ms is not None:
@@ -88,4 +94,4 @@ def start_session(
         observability.timer_started(session, None, lag_source="unknown")
     # The view is computed now, after the write: server_time is when this answer was made,
     # and elapsed already counts the time the write took (the page snaps to it).
-    return Started(session_view(session, snap.account.balance, caller_id, clock()), created=True)
+    return Started(session_view(session, account.balance, caller_id, clock()), created=True)

@@ -3,7 +3,8 @@
 Scans page by page with consistent reads: an operator's command, never on a request or a
 billing path (those read only what they need, by key or through the active index).
 """
-from typing import Iterator, Union
+
+from typing import Any, Dict, Iterator, Union
 
 from pynamodb.connection import Connection
 from pynamodb.pagination import ResultIterator
@@ -23,16 +24,20 @@ class Books:
     def __init__(self, settings: Settings):
         self.settings = settings
         models.bind(settings)
-        self._connection = Connection(region=settings.region, host=settings.dynamodb_endpoint,
-                                      max_retry_attempts=models.TableMeta.max_retry_attempts)
+        self._connection = Connection(
+            region=settings.region,
+            host=settings.dynamodb_endpoint,
+            max_retry_attempts=models.TableMeta.max_retry_attempts,
+        )
 
     def sessions(self) -> Iterator[Union[Session, LegacyRecordUnusable]]:
         """Every session. A schema-1 record that cannot be read as one comes back as the
         LegacyRecordUnusable saying why, and the scan goes on: one record a person must
         repair must not hide the rest. Items are read raw because the model refuses some
         schema-1 items (an `ended_at` in epoch seconds) that the shared translation reads."""
-        pages = ResultIterator(self._connection.scan, (self.settings.sessions_table,),
-                               dict(consistent_read=True, limit=PAGE_SIZE))
+        pages: ResultIterator[Dict[str, Any]] = ResultIterator(
+            self._connection.scan, (self.settings.sessions_table,), dict(consistent_read=True, limit=PAGE_SIZE)
+        )
         with unavailable_on_failure("Scan"):
             for raw in pages:
                 try:

@@ -1,5 +1,6 @@
 """What every store request shares: the botocore client, jittered retries within the caller's
 deadline, and write transactions whose actions are named."""
+
 import contextlib
 import random
 import time
@@ -31,13 +32,20 @@ class Transaction:
         self._tx = tx
         self.actions: List[Tuple[str, str]] = []
 
-    def put(self, name: str, item: Model, condition: Optional[Condition] = None,
-            return_values: Optional[str] = None) -> None:
+    def put(
+        self, name: str, item: Model, condition: Optional[Condition] = None, return_values: Optional[str] = None
+    ) -> None:
         self._tx.save(item, condition=condition, return_values=return_values)
         self.actions.append((name, "put"))
 
-    def update(self, name: str, item: Model, actions: List[Any], condition: Optional[Condition] = None,
-               return_values: Optional[str] = None) -> None:
+    def update(
+        self,
+        name: str,
+        item: Model,
+        actions: List[Any],
+        condition: Optional[Condition] = None,
+        return_values: Optional[str] = None,
+    ) -> None:
         self._tx.update(item, actions=actions, condition=condition, return_values=return_values)
         self.actions.append((name, "update"))
 
@@ -78,6 +86,7 @@ class StoreConnection:
         """Create every botocore client now, on the calling thread. PynamoDB builds one lazily
         per connection, so threads that start together with none each build their own: about
         0.1 s of CPU apiece (loading botocore's service model), seen at every cold billing run."""
-        self.connection.client
-        for model, _ in models.TABLES.values():
-            model._get_connection().connection.client
+        # Reading the `client` property is what builds it.
+        _ = self.connection.client
+        for model, _table in models.TABLES.values():
+            _ = model._get_connection().connection.client

@@ -5,6 +5,7 @@ poll = one TransactGetItems (a snapshot: see docs/concurrency.md); the advisor's
 (the first names the user whose balance the view needs); end = the poll's reads + one
 TransactWriteItems (+ a re-read and a retry only when a billing run raced it).
 """
+
 from chalicelib.domain.session import Session
 from chalicelib.legacy.upgrade import Upgraded
 from chalicelib.legacy.upgrade_write import write_upgrade

@@ -2,6 +2,7 @@
 timeouts; a request refused when it could outlive the invocation; and a cancelled
 transaction's reasons named by the action they belong to.
 """
+
 import contextlib
 from contextvars import ContextVar
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -21,12 +22,9 @@ CONFLICT = "TransactionConflict"
 
 # The longest one request can take with PynamoDB's retries (models.TableMeta), botocore's
 # backoff included: a request is not started with less than this left.
-WORST_REQUEST_MS = (
-    (1 + models.TableMeta.max_retry_attempts)
-    * (models.TableMeta.connect_timeout_seconds + models.TableMeta.read_timeout_seconds)
-    * 1000
-    + 1000
-)
+WORST_REQUEST_MS = (1 + models.TableMeta.max_retry_attempts) * (
+    models.TableMeta.connect_timeout_seconds + models.TableMeta.read_timeout_seconds
+) * 1000 + 1000
 
 # The invocation's remaining time (Lambda's countdown), set per request by the API layer.
 # A context variable: the local stage serves requests on threads that share one store.
@@ -107,4 +105,5 @@ def named_reasons(error: PynamoDBException, actions: Sequence[Tuple[str, str]]) 
         return None
     sent: List[str] = [name for name, _ in sorted(actions, key=lambda action: _SENT_ORDER.index(action[1]))]
     reasons: List[Optional[CancellationReason]] = list(getattr(error, "cancellation_reasons", []))
-    return Cancelled(dict(zip(sent, reasons)))
+    # No reasons at all (a cancellation without them) leaves every action's reason unknown.
+    return Cancelled(dict(zip(sent, reasons, strict=False)))

@@ -4,6 +4,7 @@
 Table names, endpoint and region are bound from settings at run time by `bind()`, never at
 import: Chalice's test client only sets a stage's environment during a call.
 """
+
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model

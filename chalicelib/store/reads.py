@@ -1,11 +1,13 @@
 """The store's reads: a view's snapshot, a start's decision read, single sessions, the active index."""
-from typing import Dict, FrozenSet, Iterator, Optional
+
+from typing import Any, Dict, FrozenSet, Iterator, Optional, Type
 
 from botocore.exceptions import ClientError
+from pynamodb.models import Model
 
 from chalicelib.domain.errors import LegacyRecordUnusable, ServiceUnavailable
 from chalicelib.domain.session import Session
-from chalicelib.services.ports import Snapshot
+from chalicelib.services.ports import Snapshot, View
 from chalicelib.store.connection import ATTEMPTS, StoreConnection
 from chalicelib.store.failures import CANCELLED, error_code, unavailable_on_failure
 from chalicelib.store.models import AccountItem, AdvisorItem, SessionItem
@@ -17,7 +19,7 @@ class _Conflict(Exception):
 
 
 class StoreReads(StoreConnection):
-    def view(self, session_id: str, user_id: str) -> Snapshot:
+    def view(self, session_id: str, user_id: str) -> View:
         """A session and one user's account at one instant (TransactGetItems). A BatchGetItem
         is not a snapshot: a charge landing between its two reads lowers the credit cap by a
         minute it already counted, and the timer goes back."""
@@ -41,7 +43,7 @@ class StoreReads(StoreConnection):
                 continue
             session_raw, account_raw = (r.get("Item") for r in reply["Responses"])
             session_item = from_raw(SessionItem, session_raw)
-            return Snapshot(
+            return View(
                 session=None if session_item is None else to_session(session_item),
                 account=to_account(from_raw(AccountItem, account_raw), user_id),
             )
@@ -55,7 +57,7 @@ class StoreReads(StoreConnection):
     ) -> Snapshot:
         """One consistent BatchGetItem: each item as it is, not all at one instant (the start's
         write is conditioned on what it decided from)."""
-        wanted: Dict[type, str] = {}
+        wanted: Dict[Type[Model], str] = {}
         if session_id:
             wanted[SessionItem] = session_id
         if user_id:
@@ -70,7 +72,7 @@ class StoreReads(StoreConnection):
             advisor=to_advisor(from_raw(AdvisorItem, raw.get(AdvisorItem))),
         )
 
-    def _batch_get(self, wanted: Dict[type, str]) -> Dict[type, Optional[dict]]:
+    def _batch_get(self, wanted: Dict[Type[Model], str]) -> Dict[Type[Model], Optional[Dict[str, Any]]]:
         """One consistent BatchGetItem over several tables, one key per table."""
         request = {
             model.Meta.table_name: {
@@ -80,7 +82,7 @@ class StoreReads(StoreConnection):
             for model, key in wanted.items()
         }
         by_table = {model.Meta.table_name: model for model in wanted}
-        found: Dict[type, Optional[dict]] = {model: None for model in wanted}
+        found: Dict[Type[Model], Optional[Dict[str, Any]]] = {model: None for model in wanted}
         for attempt in range(ATTEMPTS):
             if attempt:
                 self.back_off(attempt)

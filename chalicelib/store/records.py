@@ -1,13 +1,14 @@
 """Translation between stored items and the domain's Session, Account, Advisor and Charge.
 
 Items without `schema_version` (schema 1) are read by legacy/records.py."""
+
 import zlib
 from typing import Any, Dict, Optional
 
 from chalicelib.domain.billing import Charge
 from chalicelib.domain.instants import day_of, iso_ms, seconds_to_ms
 from chalicelib.domain.session import AT_CREATION, CURRENT_SCHEMA, Account, Advisor, Session
-from chalicelib.legacy.records import legacy_item, legacy_timing
+from chalicelib.legacy.records import Timing, legacy_item, legacy_timing
 from chalicelib.store.models import AccountItem, AdvisorItem, LedgerItem, SessionItem
 
 
@@ -20,12 +21,12 @@ def to_session(item: SessionItem) -> Session:
     if item.schema_version is None:
         timing = legacy_timing(item)  # schema 1
     else:
-        timing = {
-            "started_at_ms": int(item.started_at_ms),
-            "timer_init": item.timer_init or AT_CREATION,
-            "schema_version": int(item.schema_version),
-            "legacy_charged": int(item.legacy_charged or 0),
-        }
+        timing = Timing(
+            started_at_ms=int(item.started_at_ms),
+            timer_init=item.timer_init or AT_CREATION,
+            schema_version=int(item.schema_version),
+            legacy_charged=int(item.legacy_charged or 0),
+        )
     return Session(
         session_id=item.session_id,
         user_id=item.user_id,
@@ -37,7 +38,10 @@ def to_session(item: SessionItem) -> Session:
         ended_at_ms=None if item.ended_at_ms is None else int(item.ended_at_ms),
         end_reason=item.end_reason,
         legacy_created_at_ms=None if item.created_at is None else seconds_to_ms(item.created_at),
-        **timing,
+        started_at_ms=timing.started_at_ms,
+        timer_init=timing.timer_init,
+        schema_version=timing.schema_version,
+        legacy_charged=timing.legacy_charged,
     )
 
 

@@ -1,13 +1,14 @@
 """The store's writes: a session's creation and every charge, each one transaction whose
 conditions carry the service's guarantees (one active session per user, each minute once)."""
+
 from typing import Any, List, Optional
 
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.domain.billing import Charge
 from chalicelib.domain.errors import ActiveSessionExists, ChargeConflict, InsufficientCredit
-from chalicelib.domain.session import ACTIVE, ENDED, Account, Session
 from chalicelib.domain.instants import iso_ms
+from chalicelib.domain.session import ACTIVE, ENDED, Account, Session
 from chalicelib.legacy.records import legacy_as_read, legacy_upgrade_actions
 from chalicelib.services.ports import SessionExists
 from chalicelib.store.connection import ALL_OLD, StoreConnection
@@ -79,8 +80,13 @@ class StoreWrites(StoreConnection):
                 with self.transaction() as tx:
                     tx.update("session", SessionItem(session.session_id), session_actions, session_guard)
                     if account_actions:
-                        tx.update("account", AccountItem(session.user_id), account_actions, account_guard,
-                                  return_values=ALL_OLD)
+                        tx.update(
+                            "account",
+                            AccountItem(session.user_id),
+                            account_actions,
+                            account_guard,
+                            return_values=ALL_OLD,
+                        )
                     if charge.minutes:
                         tx.put("ledger", ledger_item(charge), condition=LedgerItem.first_minute.does_not_exist())
             except Cancelled as cancelled:
@@ -111,7 +117,8 @@ def _session_change(session: Session, charge: Charge) -> "tuple[List[Any], Condi
         SessionItem.billed_minutes.set(charge.billed_after),
         SessionItem.charged.set(session.charged + charge.amount),
     ]
-    if charge.ends_session:
+    if charge.end_reason is not None:
+        assert charge.ended_at_ms is not None, "a charge that ends a session carries its end"
         actions += [
             SessionItem.status.set(ENDED),
             SessionItem.ended_at_ms.set(charge.ended_at_ms),

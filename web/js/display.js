@@ -1,5 +1,5 @@
 // The seconds the page shows: a monotonic local clock, re-anchored on the backend's elapsed
-// time at every answer, drawn under two rules (SPEC, "The reference chat page"):
+// time at every answer, drawn under two rules (docs/contract.md, "The reference chat page"):
 //   never smaller: a running session never shows fewer seconds than it already showed, so a
 //     backend a few milliseconds behind the page cannot make the display flicker one back;
 //   never skip: the display is redrawn several times a second and moves at most one second

@@ -8,7 +8,7 @@ export function clock(totalSeconds) {
   return hours > 0 ? `${hours}:${String(minutes).padStart(2, "0")}:${seconds}` : `${minutes}:${seconds}`;
 }
 
-// 1 credit = 100 minor units (SPEC); integer arithmetic, so 199 reads 1.99, never 1.9900000001.
+// 1 credit = 100 minor units (docs/contract.md); integer arithmetic, so 199 reads 1.99, never 1.9900000001.
 export function credits(units) {
   if (units == null) return "–";
   const sign = units < 0 ? "-" : "";
