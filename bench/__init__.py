@@ -4,11 +4,16 @@
 bench/results.json. They are measurements, not tests: `make test` only runs each in its
 quick mode to prove it still works.
 """
+
 import os
 
 # Benchmarks only ever talk to moto (in-process or the local stage's server): fake
 # credentials keep boto3 from looking for real ones, and from ever reaching AWS.
 # (The quieter log level is set by bench/__main__.py only: set here, importing bench from a
 # test changed the level of every local stage and command the later tests started.)
-for _key, _value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"), ("AWS_DEFAULT_REGION", "us-east-1")):
+for _key, _value in (
+    ("AWS_ACCESS_KEY_ID", "bench"),
+    ("AWS_SECRET_ACCESS_KEY", "bench"),
+    ("AWS_DEFAULT_REGION", "us-east-1"),
+):
     os.environ.setdefault(_key, _value)

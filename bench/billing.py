@@ -12,6 +12,7 @@ which runs in a child process so that its CPU and memory are not counted as the 
 
 Figures only: timings are medians of a few runs on a noisy machine, compared within one run.
 """
+
 import contextlib
 import multiprocessing
 import time
@@ -22,13 +23,20 @@ from typing import Callable, Dict, List
 from botocore.client import BaseClient
 
 from bench.common import median, ratio, table
+from harness.clock import START_MS
 
-NOW_MS = 1_800_000_000_000
 RATE = 199
 SHARDS = 16
 
-FULL = dict(active=100, ended=(0, 1_000, 10_000), throughput=300, repeat=3, scaled=160,
-            workers=(1, 2, 4, 8), memory=(500, 5_000, 10_000))
+FULL = dict(
+    active=100,
+    ended=(0, 1_000, 10_000),
+    throughput=300,
+    repeat=3,
+    scaled=160,
+    workers=(1, 2, 4, 8),
+    memory=(500, 5_000, 10_000),
+)
 QUICK = dict(active=10, ended=(0, 200), throughput=32, repeat=1, scaled=32, workers=(1, 8), memory=(50, 500))
 
 
@@ -42,10 +50,8 @@ def _serve(conn) -> None:
     sys.setswitchinterval(float(os.environ.get("BENCH_SWITCH", "0.005")))
     server = LocalDynamo(port=0).start()
     conn.send(server.endpoint)
-    try:
+    with contextlib.suppress(EOFError):
         conn.recv()
-    except EOFError:
-        pass
     server.stop()
 
 
@@ -69,8 +75,13 @@ def _environment(endpoint: str):
     """This process talks to the child's server, with the stage's table names and shards."""
     import os
 
-    wanted = {"DYNAMODB_ENDPOINT": endpoint, "ACTIVE_SHARDS": str(SHARDS), "AWS_ACCESS_KEY_ID": "bench",
-              "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+    wanted = {
+        "DYNAMODB_ENDPOINT": endpoint,
+        "ACTIVE_SHARDS": str(SHARDS),
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     for name in ("SESSIONS_TABLE", "ACCOUNTS_TABLE", "ADVISORS_TABLE", "LEDGER_TABLE"):
         wanted[name] = os.environ.get(name, "")
     saved = {name: os.environ.get(name) for name in wanted}
@@ -126,7 +137,7 @@ class _Wire:
 
 def _fresh_tables(endpoint: str):
     from chalicelib.settings import current
-    from tests.support.dynamo import fresh_tables
+    from harness.dynamo import fresh_tables
 
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
     fresh_tables(endpoint)
@@ -146,15 +157,33 @@ def _seed(endpoint: str, active: int, ended: int = 0, owing: bool = True):
     with SessionItem.batch_write() as sessions, AccountItem.batch_write() as accounts:
         for i in range(active):
             billed = 0 if owing else 1
-            session = Session(f"act-{i:06d}", f"user-{i:06d}", "bench-advisor", ACTIVE, NOW_MS - 30_000, RATE,
-                              billed_minutes=billed, charged=billed * RATE)
+            session = Session(
+                f"act-{i:06d}",
+                f"user-{i:06d}",
+                "bench-advisor",
+                ACTIVE,
+                START_MS - 30_000,
+                RATE,
+                billed_minutes=billed,
+                charged=billed * RATE,
+            )
             sessions.save(new_session_item(session, SHARDS))
             if owing:
                 accounts.save(AccountItem(session.user_id, balance=100 * RATE, debited=0))
         for i in range(ended):
-            started = NOW_MS - 86_400_000 - i * 1_000
-            session = Session(f"old-{i:06d}", f"old-user-{i % 500:03d}", "bench-advisor", "ended", started, RATE,
-                              billed_minutes=5, charged=5 * RATE, ended_at_ms=started + 290_000, end_reason="user")
+            started = START_MS - 86_400_000 - i * 1_000
+            session = Session(
+                f"old-{i:06d}",
+                f"old-user-{i % 500:03d}",
+                "bench-advisor",
+                "ended",
+                started,
+                RATE,
+                billed_minutes=5,
+                charged=5 * RATE,
+                ended_at_ms=started + 290_000,
+                end_reason="user",
+            )
             item = new_session_item(session, SHARDS)
             item.active_shard = None
             item.ended_at_ms, item.end_reason = session.ended_at_ms, session.end_reason
@@ -167,7 +196,7 @@ def _seed(endpoint: str, active: int, ended: int = 0, owing: bool = True):
 def _run(store, workers: int):
     from chalicelib.services.billing import run_billing
 
-    return run_billing(store, lambda: NOW_MS, remaining_ms=lambda: 600_000, safety_margin_ms=0, workers=workers)
+    return run_billing(store, lambda: START_MS, remaining_ms=lambda: 600_000, safety_margin_ms=0, workers=workers)
 
 
 def _reads_vs_ended(endpoint: str, active: int, ended_sizes) -> List[dict]:
@@ -182,11 +211,19 @@ def _reads_vs_ended(endpoint: str, active: int, ended_sizes) -> List[dict]:
             started = time.perf_counter()
             report = _run(store, workers=8)
             seconds = time.perf_counter() - started
-        rows.append({"ended": ended, "active": active, "queries": wire.calls.get("Query", 0),
-                     "items_returned": wire.items_returned, "items_scanned": wire.items_scanned,
-                     "transactions": wire.calls.get("TransactWriteItems", 0),
-                     "requests": sum(wire.calls.values()), "sessions_seen": report.sessions_seen,
-                     "run_s": seconds})
+        rows.append(
+            {
+                "ended": ended,
+                "active": active,
+                "queries": wire.calls.get("Query", 0),
+                "items_returned": wire.items_returned,
+                "items_scanned": wire.items_scanned,
+                "transactions": wire.calls.get("TransactWriteItems", 0),
+                "requests": sum(wire.calls.values()),
+                "sessions_seen": report.sessions_seen,
+                "run_s": seconds,
+            }
+        )
     return rows
 
 
@@ -217,8 +254,13 @@ def _throughput(endpoint: str, sessions: int, repeat: int) -> dict:
         requests = sum(wire.calls.values())
         _seed(endpoint, sessions)
         bare_s.append(_bare_replay(wire.transactions))
-    result = {"sessions": sessions, "repeat": repeat, "run_requests": requests,
-              "run_sessions_per_s": sessions / median(run_s), "bare_sessions_per_s": sessions / median(bare_s)}
+    result = {
+        "sessions": sessions,
+        "repeat": repeat,
+        "run_requests": requests,
+        "run_sessions_per_s": sessions / median(run_s),
+        "bare_sessions_per_s": sessions / median(bare_s),
+    }
     result["ratio"] = ratio(result["run_sessions_per_s"], result["bare_sessions_per_s"])
     return result
 
@@ -236,8 +278,15 @@ def _scaling(endpoint: str, sessions: int, workers_list, delay_s: float = 0.005)
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         assert report.sessions_charged == sessions, report
         transactions = transactions or wire.transactions
-        rows.append({"workers": workers, "sessions": sessions, "run_s": seconds, "sessions_per_s": sessions / seconds,
-                     "client_cpu_ms_per_session": cpu * 1000 / sessions})
+        rows.append(
+            {
+                "workers": workers,
+                "sessions": sessions,
+                "run_s": seconds,
+                "sessions_per_s": sessions / seconds,
+                "client_cpu_ms_per_session": cpu * 1000 / sessions,
+            }
+        )
     _seed(endpoint, sessions)
     moto_limit = sessions / _bare_replay(transactions)
     for row in rows:
@@ -263,7 +312,7 @@ def _peak_memory(endpoint: str, sizes) -> List[dict]:
             tracemalloc.stop()
         assert report.sessions_seen == active, report
         rows.append({"active": active, "peak_kib": peak / 1024})
-    for before, row in zip([rows[0]] + rows, rows):
+    for before, row in zip([rows[0], *rows], rows, strict=False):
         row["vs_smallest"] = ratio(row["peak_kib"], rows[0]["peak_kib"])
         row["vs_previous"] = ratio(row["peak_kib"], before["peak_kib"])
     return rows
@@ -284,33 +333,55 @@ def run(quick: bool = False) -> dict:
         scaling = _timed_section("scaling", lambda: _scaling(endpoint, sizes["scaled"], sizes["workers"]))
         memory = _timed_section("memory", lambda: _peak_memory(endpoint, sizes["memory"]))
 
-    print(table(
-        f"billing run: reads vs ended sessions ({sizes['active']} active; {SHARDS} shards; run s grows with moto's "
-        "in-memory index scan, not with reads)",
-        ["ended", "Query", "items returned", "items scanned", "requests", "run s (moto)"],
-        [[r["ended"], r["queries"], r["items_returned"], r["items_scanned"], r["requests"], r["run_s"]] for r in reads],
-    ))
-    print(table(
-        f"billing run throughput vs a bare loop of its transactions ({throughput['sessions']} sessions, "
-        f"median of {throughput['repeat']})",
-        ["path", "sessions/s"],
-        [["billing run (8 shard workers)", throughput["run_sessions_per_s"]],
-         ["bare TransactWriteItems loop", throughput["bare_sessions_per_s"]],
-         ["ratio (goal >= 0.7)", throughput["ratio"]]],
-    ))
-    print(table(
-        f"billing run with 5 ms per DynamoDB call ({sizes['scaled']} sessions owing a minute; moto answers one "
-        "request at a time, its limit = a bare loop with no delay)",
-        ["shard workers", "run s", "sessions/s", "speedup vs 1", "of moto's limit", "run's CPU ms/session"],
-        [[r["workers"], r["run_s"], r["sessions_per_s"], r["speedup"], r["of_moto_limit"],
-          r["client_cpu_ms_per_session"]] for r in scaling],
-    ))
-    print(table(
-        "billing run peak memory (tracemalloc, this process only; moto runs in a child; bounded by "
-        "workers x page size: flat once every shard's page is full, 16 x 100 sessions)",
-        ["active sessions", "peak KiB", "vs smallest", "vs previous"],
-        [[r["active"], r["peak_kib"], r["vs_smallest"], r["vs_previous"]] for r in memory],
-    ))
+    print(
+        table(
+            f"billing run: reads vs ended sessions ({sizes['active']} active; {SHARDS} shards; run s grows with moto's "
+            "in-memory index scan, not with reads)",
+            ["ended", "Query", "items returned", "items scanned", "requests", "run s (moto)"],
+            [
+                [r["ended"], r["queries"], r["items_returned"], r["items_scanned"], r["requests"], r["run_s"]]
+                for r in reads
+            ],
+        )
+    )
+    print(
+        table(
+            f"billing run throughput vs a bare loop of its transactions ({throughput['sessions']} sessions, "
+            f"median of {throughput['repeat']})",
+            ["path", "sessions/s"],
+            [
+                ["billing run (8 shard workers)", throughput["run_sessions_per_s"]],
+                ["bare TransactWriteItems loop", throughput["bare_sessions_per_s"]],
+                ["ratio (goal >= 0.7)", throughput["ratio"]],
+            ],
+        )
+    )
+    print(
+        table(
+            f"billing run with 5 ms per DynamoDB call ({sizes['scaled']} sessions owing a minute; moto answers one "
+            "request at a time, its limit = a bare loop with no delay)",
+            ["shard workers", "run s", "sessions/s", "speedup vs 1", "of moto's limit", "run's CPU ms/session"],
+            [
+                [
+                    r["workers"],
+                    r["run_s"],
+                    r["sessions_per_s"],
+                    r["speedup"],
+                    r["of_moto_limit"],
+                    r["client_cpu_ms_per_session"],
+                ]
+                for r in scaling
+            ],
+        )
+    )
+    print(
+        table(
+            "billing run peak memory (tracemalloc, this process only; moto runs in a child; bounded by "
+            "workers x page size: flat once every shard's page is full, 16 x 100 sessions)",
+            ["active sessions", "peak KiB", "vs smallest", "vs previous"],
+            [[r["active"], r["peak_kib"], r["vs_smallest"], r["vs_previous"]] for r in memory],
+        )
+    )
     flat_reads = len({(r["queries"], r["items_returned"], r["requests"]) for r in reads}) == 1
     return {
         "reads_vs_ended": reads,

@@ -4,6 +4,7 @@ the size of the deployment package with what dominates it.
 `python -X importtime` in fresh interpreters, median of several runs; the baseline imports
 the same third-party modules the app imports, so the ratio is what our own code adds.
 """
+
 import os
 import re
 import shutil
@@ -31,7 +32,11 @@ def _top_level_import_us(statement: str, cwd: Path, write_bytecode: bool = True)
     flags = [] if write_bytecode else ["-B"]
     result = subprocess.run(
         [sys.executable, *flags, "-X", "importtime", "-c", statement],
-        cwd=cwd, env=env, capture_output=True, text=True, check=True,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     total = 0
     for match in _LINE.finditer(result.stderr):
@@ -83,17 +88,24 @@ def run(quick: bool = False) -> dict:
     result["ratio"] = ratio(result["app_import_ms"], result["dependencies_import_ms"])
     result["ours_adds_pct"] = (result["ratio"] - 1) * 100
     result.update(_package_figures())
-    print(table(
-        f"cold start: import time, median of {runs} fresh interpreters",
-        ["what", "ms"],
-        [["import app (our bytecode cached)", result["app_import_ms"]],
-         ["import app (our code compiled at import, as packaged)", result["app_import_compiling_ms"]],
-         ["its dependencies alone", result["dependencies_import_ms"]],
-         ["ratio, cached (goal <= 1.15)", result["ratio"]], ["ratio, compiling", result["ratio_compiling"]]],
-    ))
+    print(
+        table(
+            f"cold start: import time, median of {runs} fresh interpreters",
+            ["what", "ms"],
+            [
+                ["import app (our bytecode cached)", result["app_import_ms"]],
+                ["import app (our code compiled at import, as packaged)", result["app_import_compiling_ms"]],
+                ["its dependencies alone", result["dependencies_import_ms"]],
+                ["ratio, cached (goal <= 1.15)", result["ratio"]],
+                ["ratio, compiling", result["ratio_compiling"]],
+            ],
+        )
+    )
     if result["deployment_zip_bytes"]:
-        print(f"deployment.zip: {result['deployment_zip_bytes'] / 1e6:.1f} MB; largest (uncompressed): "
-              + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in result["largest_uncompressed"].items()))
+        print(
+            f"deployment.zip: {result['deployment_zip_bytes'] / 1e6:.1f} MB; largest (uncompressed): "
+            + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in result["largest_uncompressed"].items())
+        )
     return result
 
 

@@ -1,4 +1,5 @@
 """Shared by the benchmarks: medians, ratios, and a plain-text table."""
+
 import statistics
 import time
 from typing import Callable, Iterable, List, Sequence
@@ -32,15 +33,15 @@ def ratio(value: float, baseline: float) -> float:
 
 
 def table(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    rows = [[_cell(c) for c in row] for row in rows]
+    rows = [[cell(c) for c in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h)) for i, h in enumerate(header)]
-    line = "  ".join(str(h).ljust(w) for h, w in zip(header, widths))
+    line = "  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))
     out = [title, line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) for r in rows]
     return "\n".join(out)
 
 
-def _cell(value: object) -> str:
+def cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)

@@ -1,12 +1,13 @@
 """Handler overhead: a poll through the Chalice app (routing, identity, validation, the view,
 logging middleware) vs the bare DynamoDB call it makes, on the same in-process moto backend.
 Goal: ratio <= 1.5."""
+
 import json
 
 from bench.common import median, ratio, table, timed
 from chalicelib.api import dependencies
 from chalicelib.settings import current
-from tests.support.dynamo import add_advisor, add_user, fresh_tables
+from harness.dynamo import add_advisor, add_user, fresh_tables
 
 
 def run(quick: bool = False) -> dict:
@@ -25,7 +26,7 @@ def run(quick: bool = False) -> dict:
             created = client.http.post("/sessions", headers=headers, body=json.dumps({"advisor_id": "bench-advisor"}))
             sid = json.loads(created.body)["session_id"]
             settings = current()
-            raw = dependencies.store()._connection.client
+            raw = dependencies.store().connection.client
             # The poll's own read: the session and the balance as one snapshot.
             items = [
                 {"Get": {"TableName": settings.sessions_table, "Key": {"session_id": {"S": sid}}}},
@@ -50,12 +51,17 @@ def run(quick: bool = False) -> dict:
         "bare_read_ms": median(bare_s) * 1000,
     }
     result["ratio"] = ratio(result["poll_through_app_ms"], result["bare_read_ms"])
-    print(table(
-        f"handler overhead: median of {repeat} polls, in-process moto",
-        ["path", "ms"],
-        [["poll through the Chalice app", result["poll_through_app_ms"]],
-         ["bare TransactGetItems", result["bare_read_ms"]], ["ratio (goal <= 1.5)", result["ratio"]]],
-    ))
+    print(
+        table(
+            f"handler overhead: median of {repeat} polls, in-process moto",
+            ["path", "ms"],
+            [
+                ["poll through the Chalice app", result["poll_through_app_ms"]],
+                ["bare TransactGetItems", result["bare_read_ms"]],
+                ["ratio (goal <= 1.5)", result["ratio"]],
+            ],
+        )
+    )
     return result
 
 

@@ -13,6 +13,7 @@ other than the expected one, or a failed connection, is an error.
 Baseline, measured in the same run with the same threads: GET /health (the HTTP stack and
 the app with no DynamoDB call); the ratios say what the DynamoDB work costs on top of it.
 """
+
 import itertools
 import threading
 import time
@@ -22,8 +23,9 @@ from dataclasses import replace
 from typing import Dict, List
 
 from bench.common import median, percentile, ratio, table
-from tests.support.http import StageClient, call
-from tests.support.local_stage import RunningStage
+from harness.client import HttpClient
+from harness.http import call
+from harness.local_stage import RunningStage
 
 ADVISOR, RATE = "load-advisor", 199
 STARTER_BALANCE = 100 * RATE
@@ -33,7 +35,7 @@ class Tally:
     """Latencies per operation, errors and per-session elapsed trails, shared by the threads."""
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self.latencies: Dict[str, List[float]] = defaultdict(list)
         self.errors: List[str] = []
         self.trails: Dict[str, List[float]] = defaultdict(list)
@@ -44,11 +46,11 @@ class Tally:
         try:
             reply = request()
         except OSError as error:  # refused, reset, timed out
-            with self._lock:
+            with self.lock:
                 self.errors.append(f"{operation}: {type(error).__name__}")
             return None
         elapsed = time.perf_counter() - started
-        with self._lock:
+        with self.lock:
             self.latencies[operation].append(elapsed)
             if reply.status != expected:
                 self.errors.append(f"{operation}: {reply.status} {reply.body}")
@@ -63,12 +65,12 @@ class Tally:
         return [
             f"{session}: {before} -> {after}"
             for session, trail in self.trails.items()
-            for before, after in zip(trail, trail[1:])
+            for before, after in itertools.pairwise(trail)
             if after < before
         ]
 
 
-def _poller(api: StageClient, user: str, tally: Tally, stop: threading.Event) -> None:
+def _poller(api: HttpClient, user: str, tally: Tally, stop: threading.Event) -> None:
     started = tally.timed("start", 201, lambda: api.start(user, ADVISOR))
     if started is None:
         return
@@ -79,19 +81,19 @@ def _poller(api: StageClient, user: str, tally: Tally, stop: threading.Event) ->
     tally.timed("poll", 200, lambda: api.poll(user, session_id))
 
 
-def _starter(api: StageClient, stage: RunningStage, name: str, tally: Tally, stop: threading.Event) -> None:
+def _starter(api: HttpClient, stage: RunningStage, name: str, tally: Tally, stop: threading.Event) -> None:
     for round_ in itertools.count():
         if stop.is_set():
             return
         user = stage.add_user(f"{name}-{round_}", STARTER_BALANCE)
-        started = tally.timed("start", 201, lambda: api.start(user, ADVISOR))
+        started = tally.timed("start", 201, lambda user=user: api.start(user, ADVISOR))
         if started is None:
             continue
         session_id = started.body["session_id"]
         for operation, expected, request in (
-            ("poll", 200, lambda: api.poll(user, session_id)),
-            ("end", 200, lambda: api.end(user, session_id)),
-            ("poll", 200, lambda: api.poll(user, session_id)),
+            ("poll", 200, lambda user=user, session_id=session_id: api.poll(user, session_id)),
+            ("end", 200, lambda user=user, session_id=session_id: api.end(user, session_id)),
+            ("poll", 200, lambda user=user, session_id=session_id: api.poll(user, session_id)),
         ):
             tally.timed(operation, expected, request)
 
@@ -104,7 +106,7 @@ def _run_threads(targets, seconds: float, tally: Tally) -> float:
         try:
             target(*args, stop)
         except Exception as error:  # a crashed client would quietly lower the load
-            with tally._lock:
+            with tally.lock:
                 tally.errors.append(f"client thread died: {error!r}")
 
     threads = [threading.Thread(target=guarded, args=target, daemon=True) for target in targets]
@@ -127,8 +129,12 @@ def health_baseline(stage: RunningStage, threads: int, seconds: float) -> dict:
 
     wall = _run_threads([(hammer, ()) for _ in range(threads)], seconds, tally)
     done = len(tally.latencies["health"])
-    return {"requests": done, "per_s": done / wall, "p50_ms": median(tally.latencies["health"]) * 1000,
-            "errors": len(tally.errors)}
+    return {
+        "requests": done,
+        "per_s": done / wall,
+        "p50_ms": median(tally.latencies["health"]) * 1000,
+        "errors": len(tally.errors),
+    }
 
 
 def books_mismatches(stage: RunningStage, prefix: str, balances: Dict[str, int]) -> List[str]:
@@ -143,8 +149,16 @@ def books_mismatches(stage: RunningStage, prefix: str, balances: Dict[str, int])
 
     books = Books(replace(current(), dynamodb_endpoint=stage.dynamodb_url))
     accounts = ours(books.accounts())
-    found = [str(m) for m in find_mismatches(accounts, ours(books.sessions()), ours(books.ledger()),
-                                             now_ms=time.time_ns() // 1_000_000, max_lag_minutes=10**6)]
+    found = [
+        str(m)
+        for m in find_mismatches(
+            accounts,
+            ours(books.sessions()),
+            ours(books.ledger()),
+            now_ms=time.time_ns() // 1_000_000,
+            max_lag_minutes=10**6,
+        )
+    ]
     for account in accounts:
         starting = balances.get(account.user_id, STARTER_BALANCE)
         if starting - int(account.balance) != int(account.debited or 0):
@@ -156,7 +170,7 @@ def drive(stage: RunningStage, seconds: float, pollers: int, starters: int, shor
     """The load itself, on a running stage. `short_credit_every=k`: every k-th poller has credit
     for one minute only (its cap falls inside a run longer than a minute)."""
     stage.add_advisor(ADVISOR, RATE)
-    api, tally, prefix = StageClient(stage.api_url), Tally(), f"load-{uuid.uuid4().hex[:8]}-"
+    api, tally, prefix = HttpClient(stage.api_url), Tally(), f"load-{uuid.uuid4().hex[:8]}-"
     targets, balances = [], {}
     for i in range(pollers):
         short = short_credit_every and i % short_credit_every == 0
@@ -206,17 +220,30 @@ def run(quick: bool = False) -> dict:
     result["throughput_vs_health"] = ratio(result["per_s"], baseline["per_s"])
     rows = [["GET /health (baseline)", baseline["requests"], baseline["per_s"], baseline["p50_ms"], "-", "-", "1.00"]]
     for operation, figures in result["operations"].items():
-        rows.append([operation, figures["count"], "-", figures["p50_ms"], figures["p95_ms"], figures["p99_ms"],
-                     f"{ratio(figures['p50_ms'], baseline['p50_ms']):.2f}"])
-    print(table(
-        f"load: {pollers} pollers + {starters} starters for {result['seconds']} s, billing underneath "
-        f"({result['per_s']:.0f} req/s = {result['throughput_vs_health']:.2f} x the /health baseline)",
-        ["operation", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "p50 vs /health"],
-        rows,
-    ))
-    print(f"errors: {result['errors']}  sessions checked: {result['sessions_checked']}  "
-          f"elapsed decreases: {result['elapsed_decreases']}  books mismatches: {result['books_mismatches']}  "
-          f"ends by reason: {result['end_reasons']}")
+        rows.append(
+            [
+                operation,
+                figures["count"],
+                "-",
+                figures["p50_ms"],
+                figures["p95_ms"],
+                figures["p99_ms"],
+                f"{ratio(figures['p50_ms'], baseline['p50_ms']):.2f}",
+            ]
+        )
+    print(
+        table(
+            f"load: {pollers} pollers + {starters} starters for {result['seconds']} s, billing underneath "
+            f"({result['per_s']:.0f} req/s = {result['throughput_vs_health']:.2f} x the /health baseline)",
+            ["operation", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "p50 vs /health"],
+            rows,
+        )
+    )
+    print(
+        f"errors: {result['errors']}  sessions checked: {result['sessions_checked']}  "
+        f"elapsed decreases: {result['elapsed_decreases']}  books mismatches: {result['books_mismatches']}  "
+        f"ends by reason: {result['end_reasons']}"
+    )
     for sample in result["error_samples"] + result["decrease_samples"] + result["mismatch_samples"]:
         print(f"  {sample}")
     return result

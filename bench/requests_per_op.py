@@ -5,7 +5,7 @@ run over the active index, split into the shard queries (fixed per run) and the 
 spent per session owing a new minute and per session owing nothing. SPEC's targets: start 2,
 poll 1, end <= 3, billing 1 per session owing a minute and 0 per session owing nothing.
 """
-import json
+
 import os
 from collections import Counter
 
@@ -14,32 +14,29 @@ from chalicelib.api import dependencies
 from chalicelib.local.moto_server import LocalDynamo
 from chalicelib.services.billing import RunReport, bill_session, run_billing
 from chalicelib.settings import current
-from tests.support.clock import FakeClock
-from tests.support.dynamo import add_advisor, add_user, counting_requests, fresh_tables
+from harness.client import InProcessClient
+from harness.clock import FakeClock
+from harness.dynamo import add_advisor, add_user, counting_requests, fresh_tables
 
 GOALS = {"start": 2, "poll": 1, "end": 3, "bill_owing": 1, "bill_not_owing": 0}
 
 
-def _call(client, method, path, user, body=None):
-    response = getattr(client.http, method)(
-        path, headers={"X-User-Id": user, "Content-Type": "application/json"},
-        body=json.dumps(body) if body is not None else None,
-    )
-    assert response.status_code < 300, (path, response.status_code, response.body)
-    return json.loads(response.body)
+def _ok(reply):
+    assert reply.status < 300, reply
+    return reply.body
 
 
-def _measure(client, clock) -> dict:
+def _measure(api: InProcessClient, clock) -> dict:
     from chalicelib.store.dynamo import DynamoStore
 
     counts = {}
     with counting_requests() as counter:
-        view = _call(client, "post", "/sessions", "bench-user", {"advisor_id": "bench-advisor"})
+        view = _ok(api.start("bench-user", "bench-advisor"))
         counts["start"] = list(counter.calls)
         sid = view["session_id"]
         clock.advance(seconds=30)
         counter.reset()
-        _call(client, "get", f"/sessions/{sid}", "bench-user")
+        _ok(api.poll("bench-user", sid))
         counts["poll"] = list(counter.calls)
 
         store = DynamoStore(current())
@@ -58,7 +55,7 @@ def _measure(client, clock) -> dict:
 
         clock.advance(seconds=45)
         counter.reset()
-        _call(client, "post", f"/sessions/{sid}/end", "bench-user")
+        _ok(api.end("bench-user", sid))
         counts["end"] = list(counter.calls)
     return {"calls": counts, "shards": store.settings.active_shards, "run_report": report.as_dict()}
 
@@ -79,7 +76,7 @@ def run(quick: bool = False) -> dict:
         add_user("bench-user", 100_000)
         add_advisor("bench-advisor", 199)
         with Client(app, stage_name="local") as client:
-            measured = _measure(client, clock)
+            measured = _measure(InProcessClient(client), clock)
     finally:
         dependencies.clock = saved_clock
         if previous is None:
@@ -91,13 +88,24 @@ def run(quick: bool = False) -> dict:
     result["operations"] = {op: dict(Counter(calls)) for op, calls in measured["calls"].items()}
     result["goals"] = GOALS
     result["within_goals"] = all(result[op] <= goal for op, goal in GOALS.items())
-    print(table(
-        "DynamoDB requests per operation (counted)",
-        ["operation", "requests", "goal", "calls"],
-        [[op, result[op], GOALS.get(op, f"= shards ({measured['shards']})"), " ".join(measured["calls"][op])]
-         for op in ("start", "poll", "end", "bill_owing", "bill_not_owing")]
-        + [["billing run, index queries", result["billing_run_queries"], f"= shards ({measured['shards']})", "Query x n"]],
-    ))
+    print(
+        table(
+            "DynamoDB requests per operation (counted)",
+            ["operation", "requests", "goal", "calls"],
+            [
+                [op, result[op], GOALS.get(op, f"= shards ({measured['shards']})"), " ".join(measured["calls"][op])]
+                for op in ("start", "poll", "end", "bill_owing", "bill_not_owing")
+            ]
+            + [
+                [
+                    "billing run, index queries",
+                    result["billing_run_queries"],
+                    f"= shards ({measured['shards']})",
+                    "Query x n",
+                ]
+            ],
+        )
+    )
     return result
 
 

@@ -16,6 +16,7 @@ Old flow: the previous release wrote the record first and started its timer at t
 poll. It is emulated with schema-1 records written as that release wrote them (no
 `timer_start`), the timer start written at the first poll, then read through today's API.
 """
+
 import random
 import threading
 import time
@@ -25,8 +26,8 @@ from datetime import datetime
 import boto3
 
 from bench.common import median, percentile, table
-from tests.support.http import StageClient
-from tests.support.local_stage import RunningStage
+from harness.client import HttpClient
+from harness.local_stage import RunningStage
 
 ADVISOR, RATE = "demo-advisor", 199
 LOAD_WINDOW_S = 5.0
@@ -51,16 +52,24 @@ class _Page(threading.Thread):
                 self.errors.append(reply.status)
             return
         # The previous release: the record first, no timer yet.
-        self.dynamo.put_item(TableName="sessions", Item={
-            "session_id": {"S": self.session_id}, "user_id": {"S": self.user},
-            "advisor_id": {"S": ADVISOR}, "status": {"S": "active"},
-            "rate_per_minute": {"N": str(RATE)}, "created_at": {"N": repr(time.time())},
-        })
+        self.dynamo.put_item(
+            TableName="sessions",
+            Item={
+                "session_id": {"S": self.session_id},
+                "user_id": {"S": self.user},
+                "advisor_id": {"S": ADVISOR},
+                "status": {"S": "active"},
+                "rate_per_minute": {"N": str(RATE)},
+                "created_at": {"N": repr(time.time())},
+            },
+        )
 
     def _start_old_timer(self):
         self.dynamo.update_item(
-            TableName="sessions", Key={"session_id": {"S": self.session_id}},
-            UpdateExpression="SET timer_start = :now", ExpressionAttributeValues={":now": {"N": repr(time.time())}},
+            TableName="sessions",
+            Key={"session_id": {"S": self.session_id}},
+            UpdateExpression="SET timer_start = :now",
+            ExpressionAttributeValues={":now": {"N": repr(time.time())}},
         )
 
     def run(self):
@@ -109,7 +118,7 @@ def run(quick: bool = False, pages: int = None) -> dict:
     stage = RunningStage(billing_interval_s=3600).start()
     try:
         dynamo = boto3.client("dynamodb", endpoint_url=stage.dynamodb_url, region_name="us-east-1")
-        api = StageClient(stage.api_url)
+        api = HttpClient(stage.api_url)
         # Measure a warm service (a Lambda serves most polls warm); its first request pays
         # for creating the DynamoDB client.
         api.end("demo-user", api.start("demo-user", ADVISOR).body["session_id"])
@@ -126,15 +135,43 @@ def run(quick: bool = False, pages: int = None) -> dict:
             page.join()
     finally:
         stage.stop()
-    result = {"poll_at_s": list(poll_at), "load_window_s": window, "new": _summary(flows["new"]), "old": _summary(flows["old"])}
-    print(table(
-        f"seed scenario: {pages} pages per flow loaded within {window:g} s, polls at {poll_at} s "
-        "(snap = page - backend, seconds)",
-        ["flow", "polls", "errors", "median snap", "p99 |snap|", "max |snap|", "max |snap| via RTT", "jumps back >= 1 s",
-         "flickers"],
-        [[flow, r["polls"], r["errors"], r["snap_s_median"], r["snap_s_p99"], r["snap_s_max"], r["snap_rtt_s_max"],
-          r["backward_jumps"], r["boundary_flickers"]] for flow, r in (("old", result["old"]), ("new", result["new"]))],
-    ))
+    result = {
+        "poll_at_s": list(poll_at),
+        "load_window_s": window,
+        "new": _summary(flows["new"]),
+        "old": _summary(flows["old"]),
+    }
+    print(
+        table(
+            f"seed scenario: {pages} pages per flow loaded within {window:g} s, polls at {poll_at} s "
+            "(snap = page - backend, seconds)",
+            [
+                "flow",
+                "polls",
+                "errors",
+                "median snap",
+                "p99 |snap|",
+                "max |snap|",
+                "max |snap| via RTT",
+                "jumps back >= 1 s",
+                "flickers",
+            ],
+            [
+                [
+                    flow,
+                    r["polls"],
+                    r["errors"],
+                    r["snap_s_median"],
+                    r["snap_s_p99"],
+                    r["snap_s_max"],
+                    r["snap_rtt_s_max"],
+                    r["backward_jumps"],
+                    r["boundary_flickers"],
+                ]
+                for flow, r in (("old", result["old"]), ("new", result["new"]))
+            ],
+        )
+    )
     return result
 
 

@@ -1,8 +1,7 @@
 """Billing scenarios: sessions of mixed ages and balances, the state billing leaves behind in a
 form two runs can be compared by, and a copy of the tables to replay the same data."""
-from typing import Dict, List, Tuple
 
-import boto3
+from typing import Dict, List, Tuple
 
 from chalicelib.domain.validation import StartRequest
 from chalicelib.reconcile import find_mismatches
@@ -12,9 +11,9 @@ from chalicelib.settings import current
 from chalicelib.store.books import Books
 from chalicelib.store.models import TABLES
 from chalicelib.store.records import to_account
-from tests.support.dynamo import add_advisor, add_user
+from harness.clock import MINUTE_MS
+from harness.dynamo import add_advisor, add_user, raw_client
 
-MINUTE_MS = 60_000
 RATES = (99, 199, 250)
 
 
@@ -62,8 +61,7 @@ def billing_state() -> dict:
         amounts[item.session_id] = amounts.get(item.session_id, 0) + int(item.amount)
     return {
         "sessions": {
-            s.session_id: (s.status, s.billed_minutes, s.charged, s.ended_at_ms, s.end_reason)
-            for s in books.sessions()
+            s.session_id: (s.status, s.billed_minutes, s.charged, s.ended_at_ms, s.end_reason) for s in books.sessions()
         },
         "accounts": {
             a.user_id: (int(a.balance), int(a.debited or 0), to_account(a, a.user_id).markers) for a in books.accounts()
@@ -76,8 +74,10 @@ def books_problems(starting_balances: Dict[str, int], now_ms: int) -> list:
     """What does not add up: reconcile's checks (lag aside) and, per user, balance moved by
     exactly what was debited."""
     books = Books(current())
-    problems = [str(m) for m in find_mismatches(books.accounts(), books.sessions(), books.ledger(),
-                                                now_ms, max_lag_minutes=10**6)]
+    problems = [
+        str(m)
+        for m in find_mismatches(books.accounts(), books.sessions(), books.ledger(), now_ms, max_lag_minutes=10**6)
+    ]
     for account in books.accounts():
         start = starting_balances.get(account.user_id)
         if start is not None and start - int(account.balance) != int(account.debited or 0):
@@ -85,28 +85,26 @@ def books_problems(starting_balances: Dict[str, int], now_ms: int) -> list:
     return problems
 
 
-def _client():
-    settings = current()
-    return boto3.client("dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint), settings
-
-
 def copy_tables() -> Dict[str, list]:
     """Every item of the four tables, raw."""
-    client, settings = _client()
+    client, settings = raw_client(), current()
     copy = {}
-    for model, field in TABLES.values():
+    for _model, field in TABLES.values():
         name = getattr(settings, field)
-        copy[name] = [item for page in client.get_paginator("scan").paginate(TableName=name, ConsistentRead=True)
-                      for item in page["Items"]]
+        copy[name] = [
+            item
+            for page in client.get_paginator("scan").paginate(TableName=name, ConsistentRead=True)
+            for item in page["Items"]
+        ]
     return copy
 
 
 def restore_tables(copy: Dict[str, list]) -> None:
     """Write a copy back into empty tables (batch writes: 25 items a request)."""
-    client, _ = _client()
+    client = raw_client()
     for name, items in copy.items():
         for start in range(0, len(items), 25):
-            request = {name: [{"PutRequest": {"Item": item}} for item in items[start:start + 25]]}
+            request = {name: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
             while request:
                 request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
 
@@ -114,6 +112,6 @@ def restore_tables(copy: Dict[str, list]) -> None:
 def billed_then_ended(api, demo, clock, store, session_id: str) -> None:
     """The demo user's session through one billing run (its first minute), then ended by them."""
     api.start(demo["user"], demo["advisor"], session_id=session_id)
-    clock.advance(ms=60_005)
+    clock.advance(ms=MINUTE_MS + 5)
     run_billing(store, clock, lambda: 60_000, 10_000, workers=1)
     api.end(demo["user"], session_id)

@@ -15,6 +15,7 @@ The model of time: the clock moves only at stops. A write that follows a clock r
 no request in between is not stopped before: it lands at the instant its timestamp was read.
 In production the gap is the write's flight time; docs/concurrency.md says what that leaves.
 """
+
 import contextlib
 import threading
 import traceback

@@ -1,9 +1,8 @@
-"""Builders shared by the unit tests: sessions as the domain sees them, times in epoch ms."""
-from chalicelib.domain.session import ACTIVE, AT_CREATION, Session
+"""Builders of domain objects for the tests: sessions as the domain sees them, started at
+harness.clock.START_MS unless told otherwise (times in epoch ms)."""
 
-MINUTE = 60_000
-# A fixed, readable instant: 2026-11-27T20:14:27.001Z.
-T0 = 1_795_810_467_001
+from chalicelib.domain.session import ACTIVE, AT_CREATION, Session
+from harness.clock import START_MS
 
 
 def make_session(**overrides) -> Session:
@@ -12,7 +11,7 @@ def make_session(**overrides) -> Session:
         user_id="user-1",
         advisor_id="advisor-1",
         status=ACTIVE,
-        started_at_ms=T0,
+        started_at_ms=START_MS,
         rate_per_minute=199,
         billed_minutes=0,
         charged=0,

@@ -1,4 +1,5 @@
 """Injected DynamoDB failures at the botocore layer: what AWS returns when it throttles or fails."""
+
 import contextlib
 import threading
 

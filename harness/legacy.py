@@ -5,6 +5,7 @@ JSON through boto3, no PynamoDB model in between, times in epoch seconds (often 
 the start SPEC's rule gives it (worked out by hand here, not by the code under test), or
 the reason an upgrade must refuse it.
 """
+
 import contextlib
 import io
 import json
@@ -12,12 +13,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-import boto3
-
 from chalicelib import observability
-from chalicelib.legacy import backfill
 from chalicelib.domain.session import LEGACY_CREATED_AT, LEGACY_TIMER_START
+from chalicelib.legacy import backfill
 from chalicelib.settings import current
+from harness.dynamo import raw_client
 
 RATE = 150
 
@@ -88,47 +88,86 @@ def legacy_records(now_ms: int, prefix: str = "old", advisor_id: str = "a-legacy
         # The old code had started the timer: that is the start, not the creation.
         "timer_start": LegacyRecord(
             schema1_item(**ids("timer_start"), created_at=seconds(created), timer_start=seconds(timer)),
-            start_ms=timer, init=LEGACY_TIMER_START, lag_ms=timer - created,
+            start_ms=timer,
+            init=LEGACY_TIMER_START,
+            lag_ms=timer - created,
         ),
         # Written but its timer never started: the start is the creation (lag 0).
         "created_at_only": LegacyRecord(
             schema1_item(**ids("created_at_only"), created_at=seconds(created)),
-            start_ms=created, init=LEGACY_CREATED_AT, lag_ms=0,
+            start_ms=created,
+            init=LEGACY_CREATED_AT,
+            lag_ms=0,
         ),
         # Billed by the old release for 2 of its 3 started minutes: billing goes on from there.
         "partly_billed": LegacyRecord(
-            schema1_item(**ids("partly_billed"), created_at=seconds(created), timer_start=seconds(timer),
-                         billed_minutes=2, charged=2 * RATE),
-            start_ms=timer, init=LEGACY_TIMER_START, billed_minutes=2, charged=2 * RATE, lag_ms=timer - created,
+            schema1_item(
+                **ids("partly_billed"),
+                created_at=seconds(created),
+                timer_start=seconds(timer),
+                billed_minutes=2,
+                charged=2 * RATE,
+            ),
+            start_ms=timer,
+            init=LEGACY_TIMER_START,
+            billed_minutes=2,
+            charged=2 * RATE,
+            lag_ms=timer - created,
         ),
         # Whole seconds, and more decimals than milliseconds (rounded half up): both exact.
         "odd_seconds": LegacyRecord(
             schema1_item(**ids("odd_seconds"), created_at=str(whole_s - 100), timer_start=f"{whole_s}.1235"),
-            start_ms=whole_s * 1000 + 124, init=LEGACY_TIMER_START, lag_ms=100_124,
+            start_ms=whole_s * 1000 + 124,
+            init=LEGACY_TIMER_START,
+            lag_ms=100_124,
         ),
         "ended_without_end_time": LegacyRecord(
-            schema1_item(**ids("ended_without_end_time"), status="ended", created_at=seconds(created),
-                         timer_start=seconds(timer), billed_minutes=7, charged=7 * RATE),
-            start_ms=timer, init=LEGACY_TIMER_START, billed_minutes=7, charged=7 * RATE, lag_ms=timer - created,
+            schema1_item(
+                **ids("ended_without_end_time"),
+                status="ended",
+                created_at=seconds(created),
+                timer_start=seconds(timer),
+                billed_minutes=7,
+                charged=7 * RATE,
+            ),
+            start_ms=timer,
+            init=LEGACY_TIMER_START,
+            billed_minutes=7,
+            charged=7 * RATE,
+            lag_ms=timer - created,
         ),
         "ended_with_end_time": LegacyRecord(
-            schema1_item(**ids("ended_with_end_time"), status="ended", created_at=seconds(created),
-                         timer_start=seconds(timer), ended_at=seconds(timer + 95_250), billed_minutes=2,
-                         charged=2 * RATE),
-            start_ms=timer, init=LEGACY_TIMER_START, billed_minutes=2, charged=2 * RATE,
-            ended_at_ms=timer + 95_250, lag_ms=timer - created,
+            schema1_item(
+                **ids("ended_with_end_time"),
+                status="ended",
+                created_at=seconds(created),
+                timer_start=seconds(timer),
+                ended_at=seconds(timer + 95_250),
+                billed_minutes=2,
+                charged=2 * RATE,
+            ),
+            start_ms=timer,
+            init=LEGACY_TIMER_START,
+            billed_minutes=2,
+            charged=2 * RATE,
+            ended_at_ms=timer + 95_250,
+            lag_ms=timer - created,
         ),
         # Missing or wrong attributes: an upgrade would have to guess, so it refuses.
         "no_start": LegacyRecord(schema1_item(**ids("no_start")), problem="neither timer_start nor created_at"),
-        "no_rate": LegacyRecord(schema1_item(**ids("no_rate"), rate=None, created_at=seconds(created)),
-                                problem="no rate_per_minute"),
-        "unknown_status": LegacyRecord(schema1_item(**ids("unknown_status"), status="paused",
-                                                    created_at=seconds(created)),
-                                       problem="unknown status 'paused'"),
-        "start_in_ms": LegacyRecord(schema1_item(**ids("start_in_ms"), created_at=created),
-                                    problem="start more than an hour in the future"),
-        "zero_start": LegacyRecord(schema1_item(**ids("zero_start"), created_at=0),
-                                   problem="start before 2001-09-09T01:46:40.000Z"),
+        "no_rate": LegacyRecord(
+            schema1_item(**ids("no_rate"), rate=None, created_at=seconds(created)), problem="no rate_per_minute"
+        ),
+        "unknown_status": LegacyRecord(
+            schema1_item(**ids("unknown_status"), status="paused", created_at=seconds(created)),
+            problem="unknown status 'paused'",
+        ),
+        "start_in_ms": LegacyRecord(
+            schema1_item(**ids("start_in_ms"), created_at=created), problem="start more than an hour in the future"
+        ),
+        "zero_start": LegacyRecord(
+            schema1_item(**ids("zero_start"), created_at=0), problem="start before 2001-09-09T01:46:40.000Z"
+        ),
         "text_created_at": LegacyRecord(
             {**schema1_item(**ids("text_created_at")), "created_at": {"S": "2026-11-27T20:00:00Z"}},
             problem="created_at is not of DynamoDB type N",
@@ -138,11 +177,6 @@ def legacy_records(now_ms: int, prefix: str = "old", advisor_id: str = "a-legacy
 
 def usable(records: Dict[str, LegacyRecord]) -> List[LegacyRecord]:
     return [r for r in records.values() if r.usable]
-
-
-def raw_client(endpoint: Optional[str] = None):
-    settings = current()
-    return boto3.client("dynamodb", region_name=settings.region, endpoint_url=endpoint or settings.dynamodb_endpoint)
 
 
 def put_legacy(records, client=None, table: Optional[str] = None) -> None:

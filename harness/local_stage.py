@@ -1,4 +1,5 @@
 """Start `python -m chalicelib.local` (what `make run` runs) on free ports, and stop it."""
+
 import os
 import signal
 import socket
@@ -8,7 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -49,7 +50,7 @@ class RunningStage:
             **self.extra_env,
         )
         self.log_path.parent.mkdir(exist_ok=True)
-        self._log = open(self.log_path, "w")
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - the stage's output until stop() closes it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "chalicelib.local"], cwd=PROJECT, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
@@ -94,8 +95,11 @@ class RunningStage:
             # moto takes any credentials; explicit ones work from session fixtures too, which
             # run before the per-test fake AWS environment is set.
             self._dynamodb = boto3.client(
-                "dynamodb", endpoint_url=self.dynamodb_url, region_name="us-east-1",
-                aws_access_key_id="local", aws_secret_access_key="local",
+                "dynamodb",
+                endpoint_url=self.dynamodb_url,
+                region_name="us-east-1",
+                aws_access_key_id="local",
+                aws_secret_access_key="local",
             )
         return self._dynamodb
 
@@ -109,6 +113,10 @@ class RunningStage:
     def add_advisor(self, advisor_id: str, rate: int) -> str:
         self.dynamodb().put_item(
             TableName="advisors",
-            Item={"advisor_id": {"S": advisor_id}, "rate_per_minute": {"N": str(rate)}, "display_name": {"S": advisor_id}},
+            Item={
+                "advisor_id": {"S": advisor_id},
+                "rate_per_minute": {"N": str(rate)},
+                "display_name": {"S": advisor_id},
+            },
         )
         return advisor_id

@@ -7,6 +7,7 @@ is the deployed one; docs/deploy.md says when and how to use them.
 
     python infra/adopt_tables.py --sessions NAME --accounts NAME [--advisors NAME] [--ledger NAME]
 """
+
 import argparse
 import copy
 import json
@@ -15,7 +16,12 @@ from typing import Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "infra" / "resources.json"
-LOGICAL_IDS = {"sessions": "SessionsTable", "accounts": "AccountsTable", "advisors": "AdvisorsTable", "ledger": "LedgerTable"}
+LOGICAL_IDS = {
+    "sessions": "SessionsTable",
+    "accounts": "AccountsTable",
+    "advisors": "AdvisorsTable",
+    "ledger": "LedgerTable",
+}
 
 
 def import_files(existing: Dict[str, str], source: Path = SOURCE) -> Tuple[dict, List[dict]]:
@@ -33,7 +39,11 @@ def import_files(existing: Dict[str, str], source: Path = SOURCE) -> Tuple[dict,
         "Resources": tables,
     }
     to_import = [
-        {"ResourceType": "AWS::DynamoDB::Table", "LogicalResourceId": logical_id, "ResourceIdentifier": {"TableName": name}}
+        {
+            "ResourceType": "AWS::DynamoDB::Table",
+            "LogicalResourceId": logical_id,
+            "ResourceIdentifier": {"TableName": name},
+        }
         for logical_id, name in existing.items()
     ]
     return template, to_import
@@ -48,7 +58,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for option in LOGICAL_IDS:
         parser.add_argument(f"--{option}", metavar="NAME", help=f"the existing {option} table")
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "adopt", help="where to write (default build/adopt)")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "build" / "adopt", help="where to write (default build/adopt)"
+    )
     args = parser.parse_args(argv)
     existing = {LOGICAL_IDS[o]: getattr(args, o) for o in LOGICAL_IDS if getattr(args, o)}
     if not existing:

@@ -1,5 +1,6 @@
 """Each benchmark still runs (quick mode) and its figures say what they should. Timings are
 printed by `make bench`, never asserted here; counts and the seed scenario's shape are."""
+
 import math
 
 import pytest

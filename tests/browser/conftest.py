@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from tests.support.local_stage import RunningStage
+from harness.local_stage import RunningStage
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless, and nothing that reaches for the network: this machine's network is closed, and

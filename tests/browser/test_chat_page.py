@@ -8,6 +8,8 @@ longest part (a minute of credits):
   retries, the reload resumes the same session, and an end by the advisor shows at the next poll.
 Every value #timer shows is recorded in the page by tests/browser/timeline.js.
 """
+
+import itertools
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -17,7 +19,8 @@ from typing import List, Optional
 import pytest
 
 from chalicelib.local.seed import DEMO_ADVISOR, DEMO_RATE
-from tests.support.http import StageClient, call
+from harness.client import HttpClient
+from harness.http import call
 
 pytestmark = pytest.mark.e2e
 
@@ -119,13 +122,17 @@ def journey(stage, browser) -> Journey:
     troubled.notes["first_after_resume"] = int(troubled_page.get_attribute("#timer", "data-elapsed-seconds"))
     _noticed(troubled_page, "Lost contact", POLL_S + 10, "the troubled page's failed poll")
     _wait(troubled_page, "() => document.getElementById('notice').hidden", 10, "the troubled page's poll retry")
-    ended = StageClient(stage.api_url).end(DEMO_ADVISOR, before_reload.session_id)
+    ended = HttpClient(stage.api_url).end(DEMO_ADVISOR, before_reload.session_id)
     assert ended.status == 200, ended.body
 
     _seconds_at_least(steady_page, WATCH_S - 1, WATCH_S + 10, "the steady page's count")
     steady_page.screenshot(path=str(SCREENSHOT))
-    credits = PageRun(notes={"low_balance": credits_page.text_content("#low-balance"),
-                             "low_balance_shown": credits_page.is_visible("#low-balance")})
+    credits = PageRun(
+        notes={
+            "low_balance": credits_page.text_content("#low-balance"),
+            "low_balance_shown": credits_page.is_visible("#low-balance"),
+        }
+    )
     _seconds_at_least(steady_page, WATCH_S, 5, "the steady page's count")
     steady = _record(steady_page, stage.api_url, PageRun())
     steady_page.click("#end")
@@ -152,7 +159,7 @@ def assert_counts_one_by_one(timeline, first=0):
     values = [entry["seconds"] for entry in timeline]
     assert values[0] == first, values[:5]
     # Entries also record notice changes, so a value may repeat; it may only ever grow by one.
-    steps = [later - earlier for earlier, later in zip(values, values[1:])]
+    steps = [later - earlier for earlier, later in itertools.pairwise(values)]
     assert all(step in (0, 1) for step in steps), f"went back or skipped: {values}"
 
 
@@ -163,9 +170,15 @@ def test_shown_seconds_never_go_back_nor_skip_over_32_s(journey):
     # ... and they follow real time: second n appears about n s after the page loaded.
     loaded = shown[0]["t"]
     offsets = sorted(e["t"] - loaded - 1000 * e["seconds"] for e in shown if e["seconds"] > 0)
-    print(f"\nchat page: second n appeared n s + {offsets[len(offsets) // 2]:.0f} ms (median), "
-          f"{offsets[0]:.0f}..{offsets[-1]:.0f} ms (range) after #timer was parsed, over {len(offsets)} seconds")
-    late = [(e["seconds"], round(e["t"] - loaded)) for e in shown if not -100 <= e["t"] - loaded - 1000 * e["seconds"] <= 1000]
+    print(
+        f"\nchat page: second n appeared n s + {offsets[len(offsets) // 2]:.0f} ms (median), "
+        f"{offsets[0]:.0f}..{offsets[-1]:.0f} ms (range) after #timer was parsed, over {len(offsets)} seconds"
+    )
+    late = [
+        (e["seconds"], round(e["t"] - loaded))
+        for e in shown
+        if not -100 <= e["t"] - loaded - 1000 * e["seconds"] <= 1000
+    ]
     assert not late, f"(second, ms after load) off the real clock: {late}"
 
 

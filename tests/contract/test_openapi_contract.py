@@ -2,12 +2,14 @@
 their JSON types, the error bodies and headers, the input rules. Each check fails in both
 directions: something the app has and the document lacks, or the document promises and the
 app does not do."""
+
 import json
 from pathlib import Path
 
 import pytest
 from chalice.test import Client
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
@@ -28,7 +30,8 @@ from chalicelib.domain.session import (
 )
 from chalicelib.domain.validation import FOREIGN_ID, MAX_BODY_BYTES, SESSION_ID
 from chalicelib.domain.view import session_view
-from tests.unit.factories import MINUTE, T0, make_session
+from harness.clock import MINUTE_MS, START_MS
+from harness.factories import make_session
 
 DOCUMENT = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
 SCHEMAS = DOCUMENT["components"]["schemas"]
@@ -98,15 +101,42 @@ USER, ADVISOR = "user-1", "advisor-1"
 # One of each shape the view can take: active and ended, user and advisor, legacy, credits
 # run out, a free rate (nothing caps it).
 REPRESENTATIVE = [
-    (make_session(), 10_000, USER, T0 + 15_042),
-    (make_session(), 10_000, ADVISOR, T0 + 15_042),
-    (make_session(billed_minutes=2, charged=398), 0, USER, T0 + 10 * MINUTE),
-    (make_session(rate_per_minute=0), 0, USER, T0 + MINUTE),
-    (make_session(status=ENDED, ended_at_ms=T0 + 90_000, end_reason=END_BY_USER, billed_minutes=2), 9_602, USER, T0 + 3_600_000),
-    (make_session(status=ENDED, ended_at_ms=T0 + 61_000, end_reason=END_BY_ADVISOR, billed_minutes=2), 0, ADVISOR, T0 + 62_000),
-    (make_session(status=ENDED, ended_at_ms=T0 + 60_000, end_reason=END_CREDITS_EXHAUSTED, billed_minutes=1), 0, USER, T0 + 99_000),
-    (make_session(status=ENDED, ended_at_ms=None, end_reason=None, billed_minutes=3, timer_init=LEGACY_CREATED_AT, schema_version=1), 0, USER, T0),
-    (make_session(timer_init=LEGACY_TIMER_START), 500, USER, T0 - 3),
+    (make_session(), 10_000, USER, START_MS + 15_042),
+    (make_session(), 10_000, ADVISOR, START_MS + 15_042),
+    (make_session(billed_minutes=2, charged=398), 0, USER, START_MS + 10 * MINUTE_MS),
+    (make_session(rate_per_minute=0), 0, USER, START_MS + MINUTE_MS),
+    (
+        make_session(status=ENDED, ended_at_ms=START_MS + 90_000, end_reason=END_BY_USER, billed_minutes=2),
+        9_602,
+        USER,
+        START_MS + 3_600_000,
+    ),
+    (
+        make_session(status=ENDED, ended_at_ms=START_MS + 61_000, end_reason=END_BY_ADVISOR, billed_minutes=2),
+        0,
+        ADVISOR,
+        START_MS + 62_000,
+    ),
+    (
+        make_session(status=ENDED, ended_at_ms=START_MS + 60_000, end_reason=END_CREDITS_EXHAUSTED, billed_minutes=1),
+        0,
+        USER,
+        START_MS + 99_000,
+    ),
+    (
+        make_session(
+            status=ENDED,
+            ended_at_ms=None,
+            end_reason=None,
+            billed_minutes=3,
+            timer_init=LEGACY_CREATED_AT,
+            schema_version=1,
+        ),
+        0,
+        USER,
+        START_MS,
+    ),
+    (make_session(timer_init=LEGACY_TIMER_START), 500, USER, START_MS - 3),
 ]
 
 
@@ -148,7 +178,7 @@ def test_each_fields_json_types_are_exactly_the_documented_ones():
 
 
 def test_elapsed_seconds_is_a_json_number_even_on_a_whole_second():
-    view = session_view(make_session(), 10_000, USER, T0 + 60_000)
+    view = session_view(make_session(), 10_000, USER, START_MS + 60_000)
     assert json.dumps(view["elapsed_seconds"]) == "60.0"
     assert SCHEMAS["SessionView"]["properties"]["elapsed_seconds"]["type"] == "number"
 
@@ -159,7 +189,7 @@ sessions = st.builds(
         billed_minutes=billed,
         charged=billed * rate,
         rate_per_minute=rate,
-        ended_at_ms=None if status != ENDED or ended_after is None else T0 + ended_after,
+        ended_at_ms=None if status != ENDED or ended_after is None else START_MS + ended_after,
         end_reason=reason if status == ENDED else None,
         timer_init=init,
     ),
@@ -180,7 +210,7 @@ sessions = st.builds(
     now_offset=st.integers(-5, 10**11),
 )
 def test_any_stored_session_gives_a_view_the_document_allows(session, balance, caller, now_offset):
-    view = session_view(session, balance, caller, T0 + now_offset)
+    view = session_view(session, balance, caller, START_MS + now_offset)
     assert [e.message for e in validator("/components/schemas/SessionView").iter_errors(view)] == []
 
 
@@ -231,7 +261,9 @@ def test_every_documented_error_status_is_one_the_app_produces():
     assert produced_by_app <= documented
 
 
-@pytest.mark.parametrize("method, path", [("post", "/sessions"), ("get", "/sessions/sess_0001"), ("post", "/sessions/sess_0001/end")])
+@pytest.mark.parametrize(
+    "method, path", [("post", "/sessions"), ("get", "/sessions/sess_0001"), ("post", "/sessions/sess_0001/end")]
+)
 def test_the_frameworks_415_has_the_documented_body(method, path):
     with Client(app, stage_name="local") as client:
         response = getattr(client.http, method)(path, headers={"Content-Type": "text/plain"}, body="x")

@@ -1,7 +1,7 @@
 import pytest
 
-from tests.support.http import StageClient
-from tests.support.local_stage import RunningStage
+from harness.client import HttpClient
+from harness.local_stage import RunningStage
 
 
 def pytest_collection_modifyitems(items):
@@ -21,13 +21,14 @@ def stage():
 
 @pytest.fixture(scope="session")
 def client(stage):
-    return StageClient(stage.api_url)
+    return HttpClient(stage.api_url)
 
 
 @pytest.fixture
 def seeded(stage):
     """A fresh user per test (the demo user is shared), with its own balance."""
     import itertools
+
     import boto3
 
     counter = itertools.count()
@@ -35,7 +36,9 @@ def seeded(stage):
     def make(balance: int, user=None):
         user = user or f"e2e-{id(make)}-{next(counter)}"
         client = boto3.client("dynamodb", endpoint_url=stage.dynamodb_url, region_name="us-east-1")
-        client.put_item(TableName="accounts", Item={"user_id": {"S": user}, "balance": {"N": str(balance)}, "debited": {"N": "0"}})
+        client.put_item(
+            TableName="accounts", Item={"user_id": {"S": user}, "balance": {"N": str(balance)}, "debited": {"N": "0"}}
+        )
         return user
 
     return make

@@ -1,4 +1,5 @@
 """The local stage drives the scheduled billing function (chalice local never runs schedules)."""
+
 import time
 import uuid
 

@@ -1,6 +1,7 @@
 """SPEC's billing rules over real HTTP on the local stage, billed by its driver (every 2 s
 here): credits running out end the session where the paid minutes end, to the millisecond,
 the polls agree with the run, and `make reconcile` finds the books in order afterwards."""
+
 import os
 import subprocess
 import sys
@@ -10,10 +11,11 @@ import uuid
 import boto3
 
 from chalicelib.domain.instants import iso_ms
-from tests.support.local_stage import PROJECT
+from harness.clock import MINUTE_MS
+from harness.local_stage import PROJECT
 
 RATE = 199  # the demo advisor's
-BACKDATE_MS = 10 * 60_000
+BACKDATE_MS = 10 * MINUTE_MS
 
 
 def _backdate(stage, session_id: str, by_ms: int) -> int:
@@ -46,7 +48,7 @@ def test_credits_running_out_end_the_session_at_the_paid_minutes(stage, client, 
 
     assert view["status"] == "ended", "the driver never ended it"
     assert view["end_reason"] == "credits_exhausted"
-    assert view["ended_at"] == iso_ms(started + 2 * 60_000)
+    assert view["ended_at"] == iso_ms(started + 2 * MINUTE_MS)
     assert view["elapsed_seconds"] == 120.0
     assert (view["billed_minutes"], view["charged"], view["balance"]) == (2, 2 * RATE, 50)
     assert shown == sorted(shown)
@@ -60,16 +62,23 @@ def test_credits_running_out_end_the_session_at_the_paid_minutes(stage, client, 
 def test_make_reconcile_finds_the_local_stage_books_in_order(stage, client, seeded):
     user, sid = seeded(10_000), "rec-" + uuid.uuid4().hex[:12]
     client.start(user, "demo-advisor", sid)
-    _backdate(stage, sid, 3 * 60_000 + 500)
+    _backdate(stage, sid, 3 * MINUTE_MS + 500)
     deadline = time.monotonic() + 20
     while client.poll(user, sid).body["billed_minutes"] < 4 and time.monotonic() < deadline:
         time.sleep(0.3)
     assert client.poll(user, sid).body["charged"] == 4 * RATE
 
-    env = {**os.environ, "DYNAMODB_ENDPOINT": stage.dynamodb_url, "BILLING_INTERVAL_SECONDS": "2",
-           "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
-    done = subprocess.run([sys.executable, "-m", "chalicelib.reconcile"], cwd=PROJECT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "DYNAMODB_ENDPOINT": stage.dynamodb_url,
+        "BILLING_INTERVAL_SECONDS": "2",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "chalicelib.reconcile"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60
+    )
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "agree" in done.stdout

@@ -1,9 +1,10 @@
 """Every row of SPEC's HTTP table, over real HTTP on the local stage."""
+
 import time
 import uuid
 from datetime import datetime
 
-from tests.support.http import call
+from harness.http import call
 
 ADVISOR = "demo-advisor"
 
@@ -87,8 +88,11 @@ def test_cors_answers_for_the_chat_page_origin(stage):
     reply = call(
         "OPTIONS",
         f"{stage.api_url}/sessions",
-        headers={"Origin": stage.web_url, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "X-User-Id,Content-Type"},
+        headers={
+            "Origin": stage.web_url,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "X-User-Id,Content-Type",
+        },
     )
     assert reply.status == 200
     # The local stage allows the origin its chat page is served from (WEB_PORT).

@@ -1,6 +1,7 @@
 """Records of the previous release on the local stage, over real HTTP: written straight into
 its DynamoDB (moto) as the old release wrote them, then polled, billed by the stage's driver
 (every 2 s here), ended, and upgraded by `python -m chalicelib.legacy.backfill`."""
+
 import math
 import subprocess
 import sys
@@ -11,8 +12,8 @@ import boto3
 import pytest
 
 from chalicelib.domain.instants import iso_ms
-from tests.support.legacy import RATE, put_legacy, raw_item, schema1_item, seconds
-from tests.support.local_stage import PROJECT
+from harness.legacy import RATE, put_legacy, raw_item, schema1_item, seconds
+from harness.local_stage import PROJECT
 
 BALANCE = 10_000
 
@@ -35,8 +36,21 @@ def legacy_session(table, seeded):
         user = seeded(BALANCE, user=f"old-user-{tag}")
         session_id = f"old-e2e-{tag}"
         start = now_ms() - int(age_s * 1000)
-        put_legacy([schema1_item(session_id, user, "demo-advisor", status, created_at=seconds(start - 4_250),
-                                 timer_start=seconds(start), **numbers)], client=table, table="sessions")
+        put_legacy(
+            [
+                schema1_item(
+                    session_id,
+                    user,
+                    "demo-advisor",
+                    status,
+                    created_at=seconds(start - 4_250),
+                    timer_start=seconds(start),
+                    **numbers,
+                )
+            ],
+            client=table,
+            table="sessions",
+        )
         return user, session_id, start
 
     return write
@@ -53,8 +67,12 @@ def wait_for(poll, done, timeout_s: float = 10):
 
 
 def ledger_total(table, session_id: str) -> int:
-    items = table.query(TableName="ledger", KeyConditionExpression="session_id = :s",
-                        ExpressionAttributeValues={":s": {"S": session_id}}, ConsistentRead=True)["Items"]
+    items = table.query(
+        TableName="ledger",
+        KeyConditionExpression="session_id = :s",
+        ExpressionAttributeValues={":s": {"S": session_id}},
+        ConsistentRead=True,
+    )["Items"]
     return sum(int(item["amount"]["N"]) for item in items)
 
 
@@ -120,9 +138,22 @@ def test_an_ended_schema1_session_without_an_end_time_shows_what_was_billed(clie
 
 def backfill(stage, tmp_path, *flags):
     return subprocess.run(
-        [sys.executable, "-m", "chalicelib.legacy.backfill", "--endpoint-url", stage.dynamodb_url,
-         "--state", str(tmp_path / "state.json"), "--log-file", str(tmp_path / "backfill.log"), *flags],
-        cwd=PROJECT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "chalicelib.legacy.backfill",
+            "--endpoint-url",
+            stage.dynamodb_url,
+            "--state",
+            str(tmp_path / "state.json"),
+            "--log-file",
+            str(tmp_path / "backfill.log"),
+            *flags,
+        ],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -141,9 +172,14 @@ def test_the_backfill_command_lets_billing_find_a_session_nobody_polls(stage, le
     assert f'"session_id":"{sid}"' in (tmp_path / "backfill.log").read_text()
 
     # No request touches it: the driver finds it in the active index and bills it.
-    item = wait_for(lambda: raw_item(sid, client=table, table="sessions"),
-                    lambda i: i.get("billed_minutes") == {"N": "2"})
-    assert (item["billed_minutes"], item["charged"], item["schema_version"]) == ({"N": "2"}, {"N": str(2 * RATE)}, {"N": "2"})
+    item = wait_for(
+        lambda: raw_item(sid, client=table, table="sessions"), lambda i: i.get("billed_minutes") == {"N": "2"}
+    )
+    assert (item["billed_minutes"], item["charged"], item["schema_version"]) == (
+        {"N": "2"},
+        {"N": str(2 * RATE)},
+        {"N": "2"},
+    )
 
     again = backfill(stage, tmp_path)
     assert again.returncode == 0

@@ -1,10 +1,11 @@
 """`make run` stops cleanly on Ctrl-C or SIGTERM, leaving nothing listening."""
+
 import signal
 import socket
 
 import pytest
 
-from tests.support.local_stage import RunningStage
+from harness.local_stage import RunningStage
 
 
 def _listening(port: int) -> bool:

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from tests.support.local_stage import RunningStage
+from harness.local_stage import RunningStage
 
 # `make test` replays a bounded, fixed set of cases; `make fuzz` raises the counts and
 # explores new cases on every run (FUZZ_EXPLORE=1).

@@ -4,6 +4,7 @@ Every response is checked: no 5xx; a documented status, content type, headers an
 malformed input refused with a 4xx; well-formed input never refused as malformed. Bounded by
 FUZZ_EXAMPLES / FUZZ_SCENARIOS (tests/fuzz/conftest.py); `make fuzz` runs a longer pass.
 """
+
 import json
 import uuid
 from pathlib import Path
@@ -24,8 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from chalicelib.domain.validation import SESSION_ID
+from harness.http import call
 from tests.fuzz.conftest import ADVISOR, EXAMPLES, EXPLORE, FAKE_TOKEN, STATEFUL_SCENARIOS, headers_for
-from tests.support.http import call
 
 pytestmark = pytest.mark.e2e  # it starts the local stage
 
@@ -71,18 +72,16 @@ def aim_at_the_seeded_advisor(case) -> None:
     advisor instead, so the fuzzer also reaches 201 and 200 with real sessions."""
     body = case.body
     positive = case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
-    if positive and case.operation.path == "/sessions" and isinstance(body, dict):
-        if len(str(body.get("advisor_id"))) % 2:
-            body["advisor_id"] = ADVISOR
+    is_start = positive and case.operation.path == "/sessions" and isinstance(body, dict)
+    if is_start and len(str(body.get("advisor_id"))) % 2:
+        body["advisor_id"] = ADVISOR
 
 
 @document.parametrize()
 @bounded(EXAMPLES)
 def test_every_operation_answers_as_documented(case, fuzz_stage, fresh_user):
     aim_at_the_seeded_advisor(case)
-    case.call_and_validate(
-        base_url=fuzz_stage.api_url, headers=headers_for(fresh_user()), checks=CHECKS, timeout=10
-    )
+    case.call_and_validate(base_url=fuzz_stage.api_url, headers=headers_for(fresh_user()), checks=CHECKS, timeout=10)
 
 
 class Workflow(document.as_state_machine()):
@@ -129,7 +128,9 @@ def test_a_percent_encoded_id_is_decoded_as_api_gateway_does(fuzz_stage, fresh_u
 def test_the_stage_log_carries_ids_but_never_the_token_or_a_body(fuzz_stage, fresh_user):
     user, marker = fresh_user(), "BODY-MARKER-7f3a9c"
     started = call(
-        "POST", f"{fuzz_stage.api_url}/sessions", headers=headers_for(user),
+        "POST",
+        f"{fuzz_stage.api_url}/sessions",
+        headers=headers_for(user),
         body={"advisor_id": ADVISOR, "note": marker},
     )
     assert started.status == 201

@@ -3,6 +3,7 @@
 Packaging builds a ~18 MB zip, so conftest.py packages each stage once per test session.
 It runs with no AWS credentials at all: the package step must never need them.
 """
+
 import json
 import os
 import subprocess

@@ -4,6 +4,7 @@ The only change made to a block is the local DynamoDB URL: the doc says port 800
 stage listens on a free port. Each example must show the sessions or charges the seeded data
 says it should, and nothing it should not.
 """
+
 import os
 import re
 import subprocess
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.http import StageClient
-from tests.support.local_stage import PROJECT, RunningStage
+from harness.client import HttpClient
+from harness.local_stage import PROJECT, RunningStage
 
 pytestmark = pytest.mark.e2e
 
@@ -49,11 +50,21 @@ def put_session(stage, session_id, started_at_ms, iso, ended_at_ms, ended_iso):
     stage.dynamodb().put_item(
         TableName="sessions",
         Item={
-            "session_id": {"S": session_id}, "user_id": {"S": "demo-user"}, "advisor_id": {"S": "demo-advisor"},
-            "status": {"S": "ended"}, "schema_version": {"N": "2"}, "timer_init": {"S": "at_creation"},
-            "started_at_ms": {"N": str(started_at_ms)}, "started_at": {"S": iso}, "started_day": {"S": iso[:10]},
-            "ended_at_ms": {"N": str(ended_at_ms)}, "ended_at": {"S": ended_iso}, "end_reason": {"S": "user"},
-            "rate_per_minute": {"N": "199"}, "billed_minutes": {"N": "0"}, "charged": {"N": "0"},
+            "session_id": {"S": session_id},
+            "user_id": {"S": "demo-user"},
+            "advisor_id": {"S": "demo-advisor"},
+            "status": {"S": "ended"},
+            "schema_version": {"N": "2"},
+            "timer_init": {"S": "at_creation"},
+            "started_at_ms": {"N": str(started_at_ms)},
+            "started_at": {"S": iso},
+            "started_day": {"S": iso[:10]},
+            "ended_at_ms": {"N": str(ended_at_ms)},
+            "ended_at": {"S": ended_iso},
+            "end_reason": {"S": "user"},
+            "rate_per_minute": {"N": "199"},
+            "billed_minutes": {"N": "0"},
+            "charged": {"N": "0"},
         },
     )
 
@@ -63,13 +74,17 @@ def seeded_stage():
     # Billing stays out of the way: a run would charge the active session while the examples read.
     stage = RunningStage(billing_interval_s=3600).start()
     try:
-        api = StageClient(stage.api_url)
+        api = HttpClient(stage.api_url)
         assert api.start("demo-user", "demo-advisor", session_id="page-0001").status == 201
         assert api.end("demo-user", "page-0001").status == 200  # one started minute: 199
         assert api.start("demo-user", "demo-advisor", session_id="page-0002").status == 201
         # 2025-11-27 09:30 UTC, inside the by_day example's hour; 10:00 is its first instant outside.
-        put_session(stage, "page-0003", 1764235800000, "2025-11-27T09:30:00.000Z", 1764235810000, "2025-11-27T09:30:10.000Z")
-        put_session(stage, "page-0004", 1764237600000, "2025-11-27T10:00:00.000Z", 1764237610000, "2025-11-27T10:00:10.000Z")
+        put_session(
+            stage, "page-0003", 1764235800000, "2025-11-27T09:30:00.000Z", 1764235810000, "2025-11-27T09:30:10.000Z"
+        )
+        put_session(
+            stage, "page-0004", 1764237600000, "2025-11-27T10:00:00.000Z", 1764237610000, "2025-11-27T10:00:10.000Z"
+        )
         yield stage
     finally:
         stage.stop()
@@ -80,7 +95,9 @@ def run(stage, script: str) -> subprocess.CompletedProcess:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # the pinned aws
     env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
     script = script.replace(DOC_ENDPOINT, stage.dynamodb_url)
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=180
+    )
 
 
 def test_every_cli_block_is_accounted_for():
@@ -89,7 +106,7 @@ def test_every_cli_block_is_accounted_for():
     assert sum(LOCAL_SETUP in b for b in blocks) == 1
     found = examples()
     assert len(found) == len(EXPECTED), "a CLI example was added or removed: update EXPECTED"
-    for (marker, _, _), block in zip(EXPECTED, found):
+    for (marker, _, _), block in zip(EXPECTED, found, strict=True):
         assert marker in block
 
 

@@ -1,4 +1,5 @@
 """Adopting the previous release's tables: the import files and the names the stack keeps."""
+
 import importlib.util
 import json
 import subprocess
@@ -43,16 +44,31 @@ def test_the_import_template_is_the_deployed_definition_with_the_names_written_o
         assert table["Properties"]["TableName"] == name
         assert without_name(table) == without_name(template.resources[logical_id])
     assert to_import == [
-        {"ResourceType": "AWS::DynamoDB::Table", "LogicalResourceId": logical_id, "ResourceIdentifier": {"TableName": name}}
+        {
+            "ResourceType": "AWS::DynamoDB::Table",
+            "LogicalResourceId": logical_id,
+            "ResourceIdentifier": {"TableName": name},
+        }
         for logical_id, name in EXISTING.items()
     ]
-    assert module.parameter_overrides(EXISTING) == "ExistingSessionsTable=old-sessions ExistingAccountsTable=old-accounts"
+    assert (
+        module.parameter_overrides(EXISTING) == "ExistingSessionsTable=old-sessions ExistingAccountsTable=old-accounts"
+    )
 
 
 def test_the_script_writes_files_that_lint_clean(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(PROJECT / "infra" / "adopt_tables.py"), "--sessions", "old-sessions", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            str(PROJECT / "infra" / "adopt_tables.py"),
+            "--sessions",
+            "old-sessions",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "ExistingSessionsTable=old-sessions" in done.stdout

@@ -4,13 +4,14 @@ CloudWatch matches a metric by its exact dimension set, so an alarm with one dim
 many or too few watches nothing and never fires. The emitted side is read from the EMF
 documents observability.py prints, not restated here.
 """
+
 import json
 
 import pytest
 
 from chalicelib import observability
 from chalicelib.services.billing import RunReport
-from tests.unit.factories import make_session
+from harness.factories import make_session
 
 REQUIRED = {
     # alarm: (namespace, metric, statistic, threshold)
@@ -94,7 +95,9 @@ def test_api_5xx_rate_alarm_watches_this_stacks_api_stage(template):
 
 def test_billing_function_alarms_watch_the_packaged_function(template):
     billing = template.function_by_handler("app.bill_active_sessions")
-    lambda_alarms = [a["Properties"] for a in alarms(template).values() if a["Properties"].get("Namespace") == "AWS/Lambda"]
+    lambda_alarms = [
+        a["Properties"] for a in alarms(template).values() if a["Properties"].get("Namespace") == "AWS/Lambda"
+    ]
     assert {p["MetricName"] for p in lambda_alarms} >= {"Errors", "Invocations"}
     for props in lambda_alarms:
         assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": billing}}]

@@ -1,4 +1,5 @@
 """cfn-lint (pinned in requirements-dev.txt) passes on the packaged template: no error, no warning."""
+
 import copy
 import json
 import subprocess

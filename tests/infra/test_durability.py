@@ -1,4 +1,5 @@
 """Every table of the packaged template survives a mistake: PITR on, kept on delete/replace."""
+
 from chalicelib.store.models import TABLES
 
 

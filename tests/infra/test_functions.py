@@ -1,8 +1,9 @@
 """The functions of the packaged template: their settings, tables, schedule and logs."""
+
 import json
 
-from chalicelib.store.models import TABLES
 from chalicelib.settings import Settings
+from chalicelib.store.models import TABLES
 
 TABLE_VARIABLES = {logical_id: field.upper() for logical_id, (_, field) in TABLES.items()}
 API, BILLING = "app.app", "app.bill_active_sessions"

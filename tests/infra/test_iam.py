@@ -6,6 +6,7 @@ makes, and compare with that function's role: a grant missing there is an outage
 production that nothing else here would notice offline, and a grant no request needs is
 privilege to remove. A new code path that needs a new grant extends the scenario here.
 """
+
 import contextlib
 import json
 import threading
@@ -17,8 +18,8 @@ from chalicelib.local.driver import DriverContext, scheduled_event
 from chalicelib.services.billing import RunReport, bill_session
 from chalicelib.settings import current
 from chalicelib.store.models import TABLES, SessionItem
+from harness.dynamo import add_user
 from tests.infra.packaged import as_list, grants, resource_key
-from tests.support.dynamo import add_user
 
 API, BILLING = "app.app", "app.bill_active_sessions"
 # What the code may ask of DynamoDB at all: item reads and conditional writes (transactions
@@ -135,8 +136,13 @@ def assert_grants_match(needed_pairs: set, granted: set) -> None:
 def put_schema1_session(session_id, user_id, advisor_id, now_ms):
     """A record as the previous release wrote it: epoch seconds, no schema_version."""
     SessionItem(
-        session_id, user_id=user_id, advisor_id=advisor_id, status="active", rate_per_minute=199,
-        created_at=now_ms / 1000 - 30, timer_start=now_ms / 1000 - 20,
+        session_id,
+        user_id=user_id,
+        advisor_id=advisor_id,
+        status="active",
+        rate_per_minute=199,
+        created_at=now_ms / 1000 - 30,
+        timer_start=now_ms / 1000 - 20,
     ).save()
 
 

@@ -1,15 +1,14 @@
-import json
-
 import pytest
 from chalice.test import Client
 from moto import mock_aws
 
 from app import app
 from chalicelib.api import dependencies
-from chalicelib.store.dynamo import DynamoStore
 from chalicelib.settings import current
-from tests.support.clock import FakeClock
-from tests.support.dynamo import add_advisor, add_user, count_requests, fresh_tables
+from chalicelib.store.dynamo import DynamoStore
+from harness.client import InProcessClient
+from harness.clock import FakeClock
+from harness.dynamo import add_advisor, add_user, counting_requests, fresh_tables
 
 
 @pytest.fixture
@@ -31,45 +30,16 @@ def store(dynamo):
 
 
 @pytest.fixture
-def requests(monkeypatch):
-    with count_requests(monkeypatch) as counter:
+def dynamo_calls():
+    """Every DynamoDB call the test makes, by operation name (harness.dynamo.RequestCounter)."""
+    with counting_requests() as counter:
         yield counter
-
-
-class Api:
-    """The HTTP API through chalice.test.Client, in the local stage (X-User-Id identity)."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def _call(self, method, path, user=None, body=None, raw=None, headers=None):
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        if user is not None:
-            sent["X-User-Id"] = user
-        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        response = getattr(self.client.http, method)(path, headers=sent, body=payload)
-        data = json.loads(response.body) if response.body else None
-        return response.status_code, data, response.headers
-
-    def start(self, user, advisor_id=None, session_id=None, **kw):
-        body = kw.pop("body", None)
-        if body is None:
-            body = {"advisor_id": advisor_id}
-            if session_id is not None:
-                body["session_id"] = session_id
-        return self._call("post", "/sessions", user, body=body, **kw)
-
-    def poll(self, user, session_id, **kw):
-        return self._call("get", f"/sessions/{session_id}", user, **kw)
-
-    def end(self, user, session_id, **kw):
-        return self._call("post", f"/sessions/{session_id}/end", user, **kw)
 
 
 @pytest.fixture
 def api(dynamo, clock):
     with Client(app, stage_name="local") as client:
-        yield Api(client)
+        yield InProcessClient(client)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Hostile callers: someone else's session, a spoofed identity, oversized and malformed input,
 and what the logs keep of it all."""
+
 import io
 import json
 from types import SimpleNamespace
@@ -14,8 +15,8 @@ from chalicelib.api.identity import caller_id
 from chalicelib.domain.errors import Unauthenticated
 from chalicelib.domain.validation import MAX_BODY_BYTES
 from chalicelib.observability import logger
-from tests.support.dynamo import add_advisor, balance_of, ledger_of, session_item
-from tests.support.faults import THROTTLED, failing
+from harness.dynamo import add_advisor, balance_of, ledger_of, session_item
+from harness.faults import THROTTLED, failing
 
 SID = "abuse-session-01"
 
@@ -31,14 +32,14 @@ def started(api, demo, clock):
 
 
 @pytest.mark.parametrize("stranger", ["u-bob", "a-dave"], ids=["another user", "another advisor"])
-def test_someone_elses_session_looks_exactly_like_no_session(api, demo, started, requests, stranger):
+def test_someone_elses_session_looks_exactly_like_no_session(api, demo, started, dynamo_calls, stranger):
     add_advisor("a-dave", 99)
     missing = api.poll(stranger, "abuse-nothing-01")[:2], api.end(stranger, "abuse-nothing-01")[:2]
-    requests.reset()
+    dynamo_calls.reset()
     theirs = api.poll(stranger, started)[:2], api.end(stranger, started)[:2]
     # Same status, same body: nothing tells a stranger that the id exists.
     assert theirs == missing and theirs[0] == (404, {"error": "session_not_found", "message": "no such session"})
-    assert "TransactWriteItems" not in requests.calls  # ending it was never even attempted
+    assert "TransactWriteItems" not in dynamo_calls.calls  # ending it was never even attempted
     assert session_item(started).status == "active" and ledger_of(started) == []
     assert balance_of(demo["user"]) == demo["balance"]
 
@@ -47,7 +48,7 @@ def test_someone_elses_session_looks_exactly_like_no_session(api, demo, started,
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_the_local_header_alone_is_refused_before_any_read_in_deployed_stages(dynamo, demo, requests, stage):
+def test_the_local_header_alone_is_refused_before_any_read_in_deployed_stages(dynamo, demo, dynamo_calls, stage):
     with Client(app, stage_name=stage) as client:
         headers = {"X-User-Id": demo["user"], "Content-Type": "application/json"}
         replies = [
@@ -56,7 +57,7 @@ def test_the_local_header_alone_is_refused_before_any_read_in_deployed_stages(dy
             client.http.post(f"/sessions/{SID}/end", headers=headers),
         ]
     assert [r.status_code for r in replies] == [401, 401, 401]
-    assert requests.calls == []
+    assert dynamo_calls.calls == []
 
 
 def _request(headers, sub=None):
@@ -98,13 +99,22 @@ def _padded_start(total_bytes: int) -> str:
         (lambda api, user: api.poll(user, "s" * 10_000), (400, "invalid_request")),
         (lambda api, user: api.end(user, "s" * 129), (400, "invalid_request")),
     ],
-    ids=["one byte over", "a megabyte", "many fields", "long advisor_id", "long session_id",
-         "huge identity", "identity with a header break", "huge path id", "long path id"],
+    ids=[
+        "one byte over",
+        "a megabyte",
+        "many fields",
+        "long advisor_id",
+        "long session_id",
+        "huge identity",
+        "identity with a header break",
+        "huge path id",
+        "long path id",
+    ],
 )
-def test_oversized_or_malformed_input_is_refused_without_any_dynamodb_call(api, demo, requests, call, expected):
+def test_oversized_or_malformed_input_is_refused_without_any_dynamodb_call(api, demo, dynamo_calls, call, expected):
     status, body, _ = call(api, demo["user"])
     assert (status, body["error"]) == expected
-    assert requests.calls == []
+    assert dynamo_calls.calls == []
 
 
 def test_a_body_of_exactly_the_limit_is_accepted(api, demo):
@@ -116,10 +126,10 @@ def test_a_body_of_exactly_the_limit_is_accepted(api, demo):
     "bad_id",
     ["a%2Fb", "séance-0001", "abc\x00def", "id with space", "emoji-🙂-0001", "a'OR'1", "$(id)", "{'S': 'x'}"],
 )
-def test_path_ids_outside_the_alphabet_never_reach_a_key(api, demo, requests, bad_id):
+def test_path_ids_outside_the_alphabet_never_reach_a_key(api, demo, dynamo_calls, bad_id):
     for status, body, _ in (api.poll(demo["user"], bad_id), api.end(demo["user"], bad_id)):
         assert 400 <= status < 500 and set(body) == {"error", "message"}
-    assert requests.calls == []
+    assert dynamo_calls.calls == []
 
 
 @pytest.fixture

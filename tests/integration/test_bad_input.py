@@ -1,7 +1,8 @@
 """Bad input gets a clear 4xx in the project's error body and changes nothing."""
+
 import pytest
 
-from tests.support.dynamo import all_sessions, balance_of
+from harness.dynamo import all_sessions, balance_of
 
 
 @pytest.mark.parametrize(

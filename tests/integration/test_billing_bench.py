@@ -1,5 +1,6 @@
 """bench/billing.py still runs (its quick mode) and its counted figures say what they should.
 Its timings are printed by `make bench`, never asserted here."""
+
 import math
 
 

@@ -1,6 +1,7 @@
 """Exactly once under what EventBridge and users really do, on moto's HTTP server (serialised,
 as in the local stage) with real threads: overlapping runs, concurrent and repeated ends, and
 one event delivered twice, each compared with a serial history on a copy of the same data."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,9 +14,9 @@ from chalicelib.services.billing import run_billing
 from chalicelib.services.end import end_session
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
-from tests.support.billing import billing_state, books_problems, copy_tables, restore_tables, seed_sessions
-from tests.support.clock import FakeClock
-from tests.support.dynamo import fresh_tables
+from harness.billing import billing_state, books_problems, copy_tables, restore_tables, seed_sessions
+from harness.clock import FakeClock
+from harness.dynamo import fresh_tables
 
 SESSIONS = 50
 OVERLAPPING_RUNS = 8

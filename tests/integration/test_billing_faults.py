@@ -1,15 +1,16 @@
 """Throttling, service errors and timeouts on any call of a run: nothing lost, nothing charged
 twice, and the next run catches up to exactly what SPEC says is owed."""
+
 import pytest
 
 from chalicelib.domain.validation import StartRequest
 from chalicelib.services.billing import run_billing
 from chalicelib.services.start import start_session
-from tests.support.billing import books_problems
-from tests.support.dynamo import active_sessions_of, add_advisor, add_user, session_item
-from tests.support.faults import INTERNAL, THROTTLED, TIMEOUT, failing_call
+from harness.billing import books_problems
+from harness.clock import MINUTE_MS
+from harness.dynamo import active_sessions_of, add_advisor, add_user, session_item
+from harness.faults import INTERNAL, THROTTLED, TIMEOUT, failing_call
 
-MINUTE = 60_000
 START_BALANCES = {"flt-ua": 10_000, "flt-ub": 250, "flt-uc": 10_000}
 
 # (status, billed_minutes, charged, ended after start ms, end_reason) once billing caught up,
@@ -17,7 +18,7 @@ START_BALANCES = {"flt-ua": 10_000, "flt-ub": 250, "flt-uc": 10_000}
 # ran, so it ends at minute 2; c has just started and owes nothing.
 CAUGHT_UP = {
     "flt-a": ("active", 3, 300, None, None),
-    "flt-b": ("ended", 2, 200, 2 * MINUTE, "credits_exhausted"),
+    "flt-b": ("ended", 2, 200, 2 * MINUTE_MS, "credits_exhausted"),
     "flt-c": ("active", 0, 0, None, None),
 }
 # A clean run makes these calls (workers=1, so always in this order per shard): one query per

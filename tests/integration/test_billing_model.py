@@ -1,10 +1,12 @@
 """Random interleavings of start, poll, end, billing runs and the clock moving, on moto,
 checked step by step against a plain-Python model of SPEC (written from its text, sharing no
 code with chalicelib/domain)."""
+
 from dataclasses import dataclass
 from typing import Dict, Optional
 
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 from moto import mock_aws
 
@@ -16,11 +18,10 @@ from chalicelib.services.schedule import scheduled_billing
 from chalicelib.services.start import start_session
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
-from tests.support.billing import books_problems
-from tests.support.clock import FakeClock
-from tests.support.dynamo import add_advisor, add_user, fresh_tables
+from harness.billing import books_problems
+from harness.clock import MINUTE_MS, FakeClock
+from harness.dynamo import add_advisor, add_user, fresh_tables
 
-MINUTE = 60_000
 USERS = ("m-u1", "m-u2")
 ADVISORS = {"m-a100": 100, "m-a199": 199}
 
@@ -51,7 +52,7 @@ class Spec:
         self.sessions: Dict[str, Modelled] = {}
 
     def cap_ms(self, s: Modelled) -> int:
-        return (s.billed + self.balances[s.user] // s.rate) * MINUTE
+        return (s.billed + self.balances[s.user] // s.rate) * MINUTE_MS
 
     def _charge_to(self, s: Modelled, minutes: int) -> None:
         if minutes > s.billed:
@@ -68,11 +69,11 @@ class Spec:
             return
         cap = self.cap_ms(s)
         if now - s.start > cap:
-            self._charge_to(s, cap // MINUTE)
+            self._charge_to(s, cap // MINUTE_MS)
             s.ended_at, s.reason = s.start + cap, "credits_exhausted"
             return
         elapsed = max(0, now - s.start)
-        self._charge_to(s, -(-elapsed // MINUTE))
+        self._charge_to(s, -(-elapsed // MINUTE_MS))
         if end_reason:
             s.ended_at, s.reason = max(now, s.start), end_reason
 
@@ -122,7 +123,7 @@ class BillingMachine(RuleBasedStateMachine):
     # Whole minutes at a rate are where the cap lands exactly on a minute: worth trying often.
     @rule(balances=st.tuples(*[st.one_of(st.sampled_from([100, 199, 200, 398]), st.integers(0, 1_200)) for _ in USERS]))
     def open_accounts(self, balances):
-        self.started_balances = dict(zip(USERS, balances))
+        self.started_balances = dict(zip(USERS, balances, strict=True))
         for user, balance in self.started_balances.items():
             add_user(user, balance)
         self.spec = Spec(self.started_balances)
@@ -197,7 +198,11 @@ class BillingMachine(RuleBasedStateMachine):
         for sid, session in self.spec.sessions.items():
             self._check(sid, poll_session(self.store, self.clock, session.user, sid))
 
-    @rule(ms=st.one_of(st.just(MINUTE), st.sampled_from([1, MINUTE - 1, MINUTE + 1]), st.integers(1, 4 * MINUTE)))
+    @rule(
+        ms=st.one_of(
+            st.just(MINUTE_MS), st.sampled_from([1, MINUTE_MS - 1, MINUTE_MS + 1]), st.integers(1, 4 * MINUTE_MS)
+        )
+    )
     def wait(self, ms):
         self.clock.advance(ms=ms)
 

@@ -1,5 +1,6 @@
 """One billing run on moto: what it charges, what it costs, credits exhaustion to the
 millisecond, the deadline, a failing session, and the log line and metrics it leaves."""
+
 import json
 import sys
 
@@ -13,11 +14,10 @@ from chalicelib.services.billing import run_billing
 from chalicelib.services.schedule import scheduled_billing
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
-from tests.support.billing import billing_state, books_problems, seed_sessions
-from tests.support.dynamo import active_sessions_of, account_item, add_advisor, add_user, balance_of, ledger_of, session_item
-from tests.support.faults import INTERNAL, failing_call
-
-MINUTE = 60_000
+from harness.billing import billing_state, books_problems, seed_sessions
+from harness.clock import MINUTE_MS
+from harness.dynamo import account_item, active_sessions_of, add_advisor, add_user, balance_of, ledger_of, session_item
+from harness.faults import INTERNAL, failing_call
 
 
 # In-process moto is not safe under concurrent requests (a cancelled transaction restores
@@ -57,7 +57,7 @@ def logs(capsys, monkeypatch):
 
 def test_a_run_charges_every_started_minute_and_the_books_balance(api, demo, clock, store):
     api.start(demo["user"], demo["advisor"], session_id="run-000001")
-    clock.advance(ms=2 * MINUTE + 1)  # three started minutes
+    clock.advance(ms=2 * MINUTE_MS + 1)  # three started minutes
 
     report = _run(store, clock)
 
@@ -76,7 +76,7 @@ def test_a_run_charges_every_started_minute_and_the_books_balance(api, demo, clo
 
 
 def test_request_cost_one_transaction_per_session_owing_a_minute_and_one_query_per_shard(
-    dynamo, store, clock, requests
+    dynamo, store, clock, dynamo_calls
 ):
     balances = seed_sessions(store, clock, 12, prefix="cost")
     first = _run(store, clock)
@@ -85,36 +85,36 @@ def test_request_cost_one_transaction_per_session_owing_a_minute_and_one_query_p
 
     clock.advance(seconds=45)
     state_before = billing_state()
-    requests.reset()
+    dynamo_calls.reset()
     report = _run(store, clock)
 
     shards = store.settings.active_shards
     # Owing a minute: one transaction; running out of credit: a refused one, then the exhaustion.
     transactions = report.sessions_charged + 2 * report.ended_exhausted
     assert report.sessions_charged >= 4 and report.ended_exhausted >= 1 and report.skipped_nothing_owed >= 1
-    assert requests.calls.count("TransactWriteItems") == transactions
-    assert requests.calls.count("Query") == shards
-    assert len(requests.calls) == shards + transactions
+    assert dynamo_calls.calls.count("TransactWriteItems") == transactions
+    assert dynamo_calls.calls.count("Query") == shards
+    assert len(dynamo_calls.calls) == shards + transactions
     assert_outcomes_add_up(report)
     assert billing_state() != state_before
     assert books_problems(balances, clock()) == []
 
 
-def test_a_run_over_sessions_owing_nothing_writes_nothing(dynamo, store, clock, requests):
+def test_a_run_over_sessions_owing_nothing_writes_nothing(dynamo, store, clock, dynamo_calls):
     seed_sessions(store, clock, 6, prefix="none")
     _run(store, clock)
-    requests.reset()
+    dynamo_calls.reset()
 
     report = _run(store, clock)
 
     assert report.sessions_charged == report.ended_exhausted == 0
-    assert requests.calls == ["Query"] * store.settings.active_shards
+    assert dynamo_calls.calls == ["Query"] * store.settings.active_shards
 
 
 def test_credits_run_out_the_session_ends_at_the_paid_minutes_to_the_millisecond(api, demo, clock, store):
     add_user("u-short", 2 * 199 + 50)
     _, started, _ = api.start("u-short", demo["advisor"], session_id="run-000002")
-    clock.advance(ms=2 * MINUTE + 17_345)
+    clock.advance(ms=2 * MINUTE_MS + 17_345)
     _, before, _ = api.poll("u-short", "run-000002")
 
     report = _run(store, clock)
@@ -126,7 +126,7 @@ def test_credits_run_out_the_session_ends_at_the_paid_minutes_to_the_millisecond
     assert before["seconds_remaining"] == 0 and before["timer"]["state"] == "stopped"
     assert after["status"] == "ended" and after["end_reason"] == "credits_exhausted"
     stored = session_item("run-000002")
-    assert stored.ended_at_ms == stored.started_at_ms + 2 * MINUTE
+    assert stored.ended_at_ms == stored.started_at_ms + 2 * MINUTE_MS
     assert after["ended_at"] == iso_ms(stored.ended_at_ms) and started["started_at"] == iso_ms(stored.started_at_ms)
     assert (after["billed_minutes"], after["charged"], after["balance"]) == (2, 398, 50)
     assert after["seconds_remaining"] is None
@@ -152,17 +152,17 @@ def test_before_the_cap_a_run_and_a_poll_agree_on_the_remaining_time(api, demo, 
 
 
 def test_past_the_deadline_nothing_is_read_every_shard_is_cut_short_and_the_next_run_bills_it(
-    dynamo, store, clock, requests
+    dynamo, store, clock, dynamo_calls
 ):
     balances = seed_sessions(store, clock, 9, prefix="late")
     before = billing_state()
-    requests.reset()
+    dynamo_calls.reset()
 
     report = _run(store, clock, remaining_ms=lambda: 9_999)  # just under the 10 s margin
 
     assert report.shards_cut_short == store.settings.active_shards
     assert report.sessions_seen == report.left_over == report.sessions_charged == report.failed == 0
-    assert requests.calls == []  # not even a query to count what is left
+    assert dynamo_calls.calls == []  # not even a query to count what is left
     assert billing_state() == before
 
     caught_up = _run(store, clock)
@@ -171,17 +171,21 @@ def test_past_the_deadline_nothing_is_read_every_shard_is_cut_short_and_the_next
     assert books_problems(balances, clock()) == []
 
 
-def test_a_deadline_reached_midway_stops_reading_and_leaves_the_rest_for_the_next_run(dynamo, store, clock, requests):
+def test_a_deadline_reached_midway_stops_reading_and_leaves_the_rest_for_the_next_run(
+    dynamo, store, clock, dynamo_calls
+):
     seed_sessions(store, clock, 9, prefix="mid")
     budget = iter([60_000] * 4)  # four looks at the remaining time find some, then none
-    requests.reset()
+    dynamo_calls.reset()
 
     report = _run(store, clock, remaining_ms=lambda: next(budget, 0))
 
     # Nothing is read past the deadline: at most the session in hand is left over, and every
     # shard not read to its end is cut short (queried only if it was cut in the middle).
     assert report.sessions_seen < 9 and report.left_over <= 1 and report.shards_cut_short >= 1
-    assert requests.calls.count("Query") == store.settings.active_shards - report.shards_cut_short + report.left_over
+    assert (
+        dynamo_calls.calls.count("Query") == store.settings.active_shards - report.shards_cut_short + report.left_over
+    )
     assert_outcomes_add_up(report)
     nxt = _run(store, clock)
     assert nxt.left_over == nxt.shards_cut_short == 0 and nxt.sessions_charged + nxt.ended_exhausted >= 3
@@ -198,8 +202,7 @@ def test_one_failing_session_never_stops_the_others(served_store, clock, monkeyp
         return operation == "TransactWriteItems" and victim in json.dumps(params)
 
     with failing_call(monkeypatch, 0, INTERNAL, matches=victim_charge) as seen:
-        report = run_billing(store, clock, lambda: 60_000, 10_000, workers=2,
-                             on_failure=observability.billing_failure)
+        report = run_billing(store, clock, lambda: 60_000, 10_000, workers=2, on_failure=observability.billing_failure)
 
     assert seen == ["TransactWriteItems"]
     assert report.failed == 1
@@ -231,8 +234,17 @@ def test_the_scheduled_handler_logs_one_run_line_and_emits_its_metrics(served_st
     run_line, emf = _emitted(logs)
     assert run_line["message"] == "billing run finished"
     assert run_line["event_id"] == event["id"] == run_line["correlation_id"]
-    for key in ("sessions_charged", "minutes_charged", "units_charged", "ended_exhausted",
-                "skipped_nothing_owed", "left_over", "shards_cut_short", "failed", "duration_ms"):
+    for key in (
+        "sessions_charged",
+        "minutes_charged",
+        "units_charged",
+        "ended_exhausted",
+        "skipped_nothing_owed",
+        "left_over",
+        "shards_cut_short",
+        "failed",
+        "duration_ms",
+    ):
         assert run_line[key] == report[key]
     assert report["minutes_charged"] > 0 and report["ended_exhausted"] > 0
     names = {m["Name"]: m["Unit"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
@@ -271,7 +283,7 @@ def test_a_run_near_its_deadline_reports_what_it_left(dynamo, clock, store, logs
 @pytest.mark.parametrize("offset_ms", [-1, 0, 1])
 def test_minute_boundaries_on_a_real_table(api, demo, clock, store, offset_ms):
     api.start(demo["user"], demo["advisor"], session_id="edge-00001")
-    clock.advance(ms=MINUTE + offset_ms)
+    clock.advance(ms=MINUTE_MS + offset_ms)
     _run(store, clock)
     assert session_item("edge-00001").billed_minutes == (1 if offset_ms <= 0 else 2)
     assert balance_of(demo["user"]) == 10_000 - 199 * (1 if offset_ms <= 0 else 2)

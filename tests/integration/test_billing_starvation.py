@@ -2,14 +2,15 @@
 sessions leaves some for the next one, but never the same ones two minutes in a row.
 Before, every run read the shards in the same order and direction, so the sessions at the
 end of the index were left over minute after minute and never billed."""
+
 import pytest
 
 from chalicelib.domain.validation import StartRequest
 from chalicelib.services.billing import run_billing
 from chalicelib.services.start import start_session
-from tests.support.dynamo import add_advisor, add_user, session_item
+from harness.clock import MINUTE_MS
+from harness.dynamo import add_advisor, add_user, session_item
 
-MINUTE = 60_000
 SESSIONS = 16
 CAPACITY = SESSIONS // 2  # what one run has time for: half of the work, the guarantee's least
 
@@ -44,19 +45,24 @@ def overloaded_run(store, clock, monkeypatch, capacity):
 
     with monkeypatch.context() as patch:
         patch.setattr(store, "active_sessions", counted)
-        report = run_billing(store, clock, remaining_ms=lambda: 60_000 if len(taken) <= capacity else 0,
-                             safety_margin_ms=10_000, workers=1)
+        report = run_billing(
+            store,
+            clock,
+            remaining_ms=lambda: 60_000 if len(taken) <= capacity else 0,
+            safety_margin_ms=10_000,
+            workers=1,
+        )
     return report
 
 
 @pytest.mark.parametrize("parity", [0, 1], ids=["from-an-even-minute", "from-an-odd-minute"])
 def test_two_overloaded_runs_in_a_row_bill_every_active_session(active, store, clock, monkeypatch, parity):
-    if clock() // MINUTE % 2 != parity:
-        clock.advance(ms=MINUTE)
+    if clock() // MINUTE_MS % 2 != parity:
+        clock.advance(ms=MINUTE_MS)
     runs = []
     for _ in range(2):
         runs.append(overloaded_run(store, clock, monkeypatch, CAPACITY))
-        clock.advance(ms=MINUTE)
+        clock.advance(ms=MINUTE_MS)
 
     for report in runs:
         # The deadline came in the middle: the session in hand is left, nothing more is read.

@@ -1,14 +1,15 @@
 """Clock edge cases through the API: a read exactly on a minute boundary, a backend clock a few
 milliseconds behind the one that wrote `started_at`, an ended session polled for hours, and
 sessions long enough that floats would start to round."""
+
 import pytest
 
 from chalicelib.services.billing import run_billing
-from tests.support.billing import books_problems
-from tests.support.dynamo import add_user, balance_of, ledger_of, session_item
+from harness.billing import books_problems
+from harness.clock import MINUTE_MS
+from harness.dynamo import add_user, balance_of, ledger_of, session_item
 
 SID = "clock-edge-0001"
-MINUTE_MS = 60_000
 
 
 @pytest.fixture
@@ -64,8 +65,11 @@ def test_an_end_around_the_minute_charges_started_minutes(api, demo, clock, end_
 
 @pytest.mark.parametrize(
     "at_ms, running, remaining, end_reason",
-    [(2 * MINUTE_MS - 1, "running", 0.001, "user"), (2 * MINUTE_MS, "stopped", 0.0, "user"),
-     (2 * MINUTE_MS + 1, "stopped", 0.0, "credits_exhausted")],
+    [
+        (2 * MINUTE_MS - 1, "running", 0.001, "user"),
+        (2 * MINUTE_MS, "stopped", 0.0, "user"),
+        (2 * MINUTE_MS + 1, "stopped", 0.0, "credits_exhausted"),
+    ],
 )
 def test_the_credit_cap_on_a_minute_boundary(api, demo, clock, at_ms, running, remaining, end_reason):
     """Two minutes of credit: the display stops at exactly 120 s, and an end just after it is

@@ -1,4 +1,5 @@
 """Concurrent and retried starts against moto's server (serialised) with real threads."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.domain.errors import ActiveSessionExists
@@ -6,8 +7,8 @@ from chalicelib.domain.validation import StartRequest
 from chalicelib.services.start import start_session
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
-from tests.support.clock import FakeClock
-from tests.support.dynamo import active_sessions_of, add_advisor, add_user, all_sessions
+from harness.clock import FakeClock
+from harness.dynamo import active_sessions_of, add_advisor, add_user, all_sessions
 
 
 def _start(store, clock, user, session_id):

@@ -1,5 +1,6 @@
 """POST /sessions/{id}/end: final charge, ledger, marker, repeats, the advisor, exhaustion."""
-from tests.support.dynamo import active_sessions_of, add_user, balance_of, ledger_of, session_item
+
+from harness.dynamo import active_sessions_of, add_user, balance_of, ledger_of, session_item
 
 
 def test_end_charges_every_started_minute_once(api, demo, clock):

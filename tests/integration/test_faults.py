@@ -1,8 +1,9 @@
 """DynamoDB throttling or failing: 503 with Retry-After, nothing half written, a retry works."""
+
 import pytest
 
-from tests.support.dynamo import active_sessions_of, all_sessions, balance_of, ledger_of, session_item
-from tests.support.faults import INTERNAL, PROVISIONED, THROTTLED, TIMEOUT, failing
+from harness.dynamo import active_sessions_of, all_sessions, balance_of, ledger_of, session_item
+from harness.faults import INTERNAL, PROVISIONED, THROTTLED, TIMEOUT, failing
 
 
 @pytest.mark.parametrize("code", [THROTTLED, PROVISIONED, INTERNAL, TIMEOUT])

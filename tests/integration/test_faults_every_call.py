@@ -5,14 +5,15 @@ cost target allows, and the books still reconcile.
 
 tests/integration/test_faults.py fails calls by operation name; this walks each call's
 position, so a call added to an operation is failed too (and its count is caught)."""
+
 from dataclasses import dataclass
 from typing import Callable, Tuple
 
 import pytest
 
-from tests.support.billing import books_problems, copy_tables
-from tests.support.dynamo import count_requests
-from tests.support.faults import INTERNAL, THROTTLED, TIMEOUT, failing_call
+from harness.billing import books_problems, copy_tables
+from harness.dynamo import counting_requests
+from harness.faults import INTERNAL, THROTTLED, TIMEOUT, failing_call
 
 CODES = (THROTTLED, INTERNAL, TIMEOUT)
 SID = "every-call-0001"
@@ -31,15 +32,31 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("start", False, lambda api, d: api.start(d["user"], d["advisor"], session_id=SID),
-             ("BatchGetItem", "TransactWriteItems"), 201),
+    Scenario(
+        "start",
+        False,
+        lambda api, d: api.start(d["user"], d["advisor"], session_id=SID),
+        ("BatchGetItem", "TransactWriteItems"),
+        201,
+    ),
     Scenario("poll by the user", True, lambda api, d: api.poll(d["user"], SID), ("TransactGetItems",), 200),
-    Scenario("poll by the advisor", True, lambda api, d: api.poll(d["advisor"], SID),
-             ("TransactGetItems", "TransactGetItems"), 200),
-    Scenario("end by the user", True, lambda api, d: api.end(d["user"], SID),
-             ("TransactGetItems", "TransactWriteItems"), 200),
-    Scenario("end by the advisor", True, lambda api, d: api.end(d["advisor"], SID),
-             ("TransactGetItems", "TransactGetItems", "TransactWriteItems"), 200),
+    Scenario(
+        "poll by the advisor",
+        True,
+        lambda api, d: api.poll(d["advisor"], SID),
+        ("TransactGetItems", "TransactGetItems"),
+        200,
+    ),
+    Scenario(
+        "end by the user", True, lambda api, d: api.end(d["user"], SID), ("TransactGetItems", "TransactWriteItems"), 200
+    ),
+    Scenario(
+        "end by the advisor",
+        True,
+        lambda api, d: api.end(d["advisor"], SID),
+        ("TransactGetItems", "TransactGetItems", "TransactWriteItems"),
+        200,
+    ),
 ]
 
 
@@ -67,10 +84,10 @@ def test_each_call_failing_writes_nothing_and_the_retry_succeeds(api, demo, cloc
         assert int(headers["Retry-After"]) >= 1
         assert canonical(copy_tables()) == before, f"{code} at call {position} left a write behind"
 
-    with count_requests(monkeypatch) as requests:
+    with counting_requests() as dynamo_calls:
         status, view, _ = scenario.act(api, demo)
     assert status == scenario.ok
-    assert tuple(requests.calls) == scenario.calls
+    assert tuple(dynamo_calls.calls) == scenario.calls
     if scenario.name.startswith("end"):
         assert view["status"] == "ended" and view["charged"] == 2 * demo["rate"]
     assert books_problems({demo["user"]: demo["balance"], demo["other"]: demo["balance"]}, clock()) == []

@@ -1,14 +1,15 @@
 """Transactions that do not simply fail: cancelled by a TransactionConflict (another
 transaction touched the same item), and committed but with the reply lost (a timeout after
 the write landed). The client may see an error; it never sees a lost or a doubled charge."""
+
 import contextlib
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from tests.support.billing import books_problems
-from tests.support.dynamo import active_sessions_of, all_sessions, balance_of, ledger_of, session_item
-from tests.support.faults import TIMEOUT, failing_call
+from harness.billing import books_problems
+from harness.dynamo import active_sessions_of, all_sessions, balance_of, ledger_of, session_item
+from harness.faults import TIMEOUT, failing_call
 
 SID = "tx-fault-0001"
 CONFLICT = "TransactionConflict"
@@ -95,7 +96,9 @@ def test_an_end_that_keeps_conflicting_is_503_writes_nothing_and_a_retry_ends(ap
 
 
 def _losing_the_commits_reply(monkeypatch):
-    return failing_call(monkeypatch, 0, TIMEOUT, after=True, matches=lambda operation, _: operation == "TransactWriteItems")
+    return failing_call(
+        monkeypatch, 0, TIMEOUT, after=True, matches=lambda operation, _: operation == "TransactWriteItems"
+    )
 
 
 def test_a_start_whose_reply_is_lost_is_found_by_its_retry_with_the_timer_untouched(api, demo, clock, monkeypatch):

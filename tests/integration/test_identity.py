@@ -1,10 +1,11 @@
 """Caller identity: X-User-Id only in the local stage, Cognito's sub claim elsewhere."""
+
 import json
 
 from chalice.test import Client
 
 from app import app
-from tests.support.dynamo import all_sessions
+from harness.dynamo import all_sessions
 
 
 def test_no_identity_is_401(api, demo):

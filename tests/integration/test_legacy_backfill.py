@@ -1,16 +1,17 @@
 """`make backfill` on moto: dry run, upgrade, idempotence, resuming, its summary and log."""
+
 import json
 import re
 import threading
 
 import pytest
 
-from chalicelib.legacy import backfill
-from chalicelib.domain.instants import iso_ms
 from chalicelib.clock import system_clock
-from tests.support.dynamo import active_sessions_of, add_advisor, add_user, session_item
-from tests.support.faults import failing_call
-from tests.support.legacy import RATE, BackfillRun, legacy_records, put_legacy, raw_item, raw_items, schema1_item, seconds
+from chalicelib.domain.instants import iso_ms
+from chalicelib.legacy import backfill
+from harness.dynamo import active_sessions_of, add_advisor, add_user, session_item
+from harness.faults import failing_call
+from harness.legacy import RATE, BackfillRun, legacy_records, put_legacy, raw_item, raw_items, schema1_item, seconds
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 NEW_SESSIONS = 3
@@ -30,11 +31,11 @@ def table(dynamo, clock, api):
     return records
 
 
-def test_a_dry_run_says_what_it_would_change_and_writes_nothing(table, tmp_path, clock, requests):
+def test_a_dry_run_says_what_it_would_change_and_writes_nothing(table, tmp_path, clock, dynamo_calls):
     before = raw_items()
-    with requests.counting():
+    with dynamo_calls.counting():
         run = BackfillRun(tmp_path, clock, "--dry-run", "--segments", "3")
-        assert WRITES.isdisjoint(requests.calls)
+        assert WRITES.isdisjoint(dynamo_calls.calls)
 
     assert run.status == 0
     assert raw_items() == before
@@ -53,7 +54,7 @@ def test_a_dry_run_says_what_it_would_change_and_writes_nothing(table, tmp_path,
 
 
 def test_the_backfill_upgrades_every_usable_record_once_and_a_second_run_changes_nothing(
-    table, tmp_path, clock, requests
+    table, tmp_path, clock, dynamo_calls
 ):
     first = BackfillRun(tmp_path, clock, "--segments", "4", "--workers", "2", "--page-size", "3")
 
@@ -68,7 +69,9 @@ def test_the_backfill_upgrades_every_usable_record_once_and_a_second_run_changes
             continue
         stored = session_item(record.session_id)
         assert (stored.schema_version, stored.started_at_ms, stored.timer_init) == (2, record.start_ms, record.init)
-        assert (stored.billed_minutes, stored.charged, stored.legacy_charged) == (record.billed_minutes,) + (record.charged,) * 2
+        assert (stored.billed_minutes, stored.charged, stored.legacy_charged) == (record.billed_minutes,) + (
+            record.charged,
+        ) * 2
         [line] = first.log.timer_lines(record.session_id)
         assert (line["timer_init"], line["start_lag_ms"]) == (record.init, record.lag_ms)
         assert active_sessions_of(record.user_id) == ({record.session_id} if record.active else set())
@@ -77,9 +80,9 @@ def test_the_backfill_upgrades_every_usable_record_once_and_a_second_run_changes
 
     clock.advance(seconds=30)
     before = raw_items()
-    with requests.counting():
+    with dynamo_calls.counting():
         second = BackfillRun(tmp_path, clock)
-        assert WRITES.isdisjoint(requests.calls)
+        assert WRITES.isdisjoint(dynamo_calls.calls)
     assert second.status == 0
     assert raw_items() == before
     assert second.figure("upgraded") == 0
@@ -101,16 +104,17 @@ FLAGS = ("--segments", "2", "--workers", "2", "--page-size", "4")
 
 
 @pytest.mark.parametrize("failing_operation", ["Scan", "TransactWriteItems"])
-def test_an_interrupted_backfill_resumes_where_it_stopped(dynamo, tmp_path, clock, monkeypatch, requests,
-                                                          failing_operation):
+def test_an_interrupted_backfill_resumes_where_it_stopped(
+    dynamo, tmp_path, clock, monkeypatch, dynamo_calls, failing_operation
+):
     ids = bulk_records(clock)
-    with requests.counting():
+    with dynamo_calls.counting():
         BackfillRun(tmp_path, clock, *FLAGS, "--dry-run", "--state", str(tmp_path / "dry.json"))
-        full_scan = requests.calls.count("Scan")
+        full_scan = dynamo_calls.calls.count("Scan")
 
-    with requests.counting(), failing_call(monkeypatch, nth=5, matches=lambda op, params: op == failing_operation):
+    with dynamo_calls.counting(), failing_call(monkeypatch, nth=5, matches=lambda op, params: op == failing_operation):
         first = BackfillRun(tmp_path, clock, *FLAGS)
-        first_scans = requests.calls.count("Scan")
+        first_scans = dynamo_calls.calls.count("Scan")
     assert first.status == 1
     assert "incomplete: run it again to resume" in first.text
     assert re.search(r"segment \d stopped: ", first.text)
@@ -118,9 +122,9 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(dynamo, tmp_path, cloc
     assert 0 < len(upgraded_first) < len(ids)
     assert not json.loads((tmp_path / "state.json").read_text())["complete"]
 
-    with requests.counting():
+    with dynamo_calls.counting():
         second = BackfillRun(tmp_path, clock, *FLAGS)
-        resumed_scans = requests.calls.count("Scan")
+        resumed_scans = dynamo_calls.calls.count("Scan")
 
     assert second.status == 0, second.text
     assert second.text.startswith("resuming the backfill")

@@ -1,12 +1,13 @@
 """docs/operations.md stays true to the log lines: every field and value its Logs Insights
 queries and jq lines use is one the service and the backfill actually emit."""
+
 import re
 from pathlib import Path
 
 from chalicelib.domain.validation import StartRequest
 from chalicelib.services.start import start_session
-from tests.support.dynamo import add_advisor, add_user
-from tests.support.legacy import BackfillRun, captured_log, legacy_records, put_legacy
+from harness.dynamo import add_advisor, add_user
+from harness.legacy import BackfillRun, captured_log, legacy_records, put_legacy
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 INSIGHTS_WORDS = {"filter", "stats", "count", "by", "as", "and", "sort", "desc", "bin", "pct", "max", "fields"}
@@ -23,7 +24,13 @@ def emitted_lines(store, clock, tmp_path):
     add_advisor("a-doc", 150)
     put_legacy(legacy_records(clock()).values())
     with captured_log() as log:
-        start_session(store, clock, "u-doc", StartRequest(advisor_id="a-doc", session_id="doc-session-1"), request_time_ms=clock() - 40)
+        start_session(
+            store,
+            clock,
+            "u-doc",
+            StartRequest(advisor_id="a-doc", session_id="doc-session-1"),
+            request_time_ms=clock() - 40,
+        )
     run = BackfillRun(tmp_path, clock)
     return log.lines() + run.log.lines()
 

@@ -1,19 +1,20 @@
 """Schema-1 records under concurrency: real threads against moto's HTTP server, serialised
 as in the local stage (unserialised moto is not atomic: see the project notes)."""
+
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib.legacy import upgrade as legacy
 from chalicelib.domain.instants import iso_ms
+from chalicelib.legacy import upgrade as legacy
 from chalicelib.services.billing import RunReport, bill_session, run_billing
 from chalicelib.services.poll import poll_session
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
-from tests.support.clock import FakeClock
-from tests.support.dynamo import active_sessions_of, account_item, add_user, balance_of, ledger_of, session_item
-from tests.support.legacy import (
+from harness.clock import FakeClock
+from harness.dynamo import account_item, active_sessions_of, add_user, balance_of, ledger_of, session_item
+from harness.legacy import (
     RATE,
     BackfillRun,
     captured_log,
@@ -121,11 +122,18 @@ def test_a_poll_that_read_schema1_before_a_billing_run_cannot_undo_its_charge(wo
 def test_the_backfill_under_concurrent_polls_loses_nothing(world, tmp_path):
     store, clock, _ = world
     ids = [f"busy-{n:04d}" for n in range(30)]
-    for n, session_id in enumerate(ids):
+    for n in range(len(ids)):
         add_user(f"u-busy-{n}", 10_000)
     put_legacy(
-        schema1_item(session_id, f"u-busy-{n}", "a-busy", created_at=seconds(clock() - 90_000 - n),
-                     timer_start=seconds(clock() - 80_000 - n) if n % 2 else None, billed_minutes=1, charged=RATE)
+        schema1_item(
+            session_id,
+            f"u-busy-{n}",
+            "a-busy",
+            created_at=seconds(clock() - 90_000 - n),
+            timer_start=seconds(clock() - 80_000 - n) if n % 2 else None,
+            billed_minutes=1,
+            charged=RATE,
+        )
         for n, session_id in enumerate(ids)
     )
     done = threading.Event()

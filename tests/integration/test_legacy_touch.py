@@ -1,15 +1,16 @@
 """Schema-1 records touched through the API: read with SPEC's start, upgraded once in place,
 then polled, ended and billed like new sessions (chalice.test.Client on moto)."""
+
 import pytest
 
-from chalicelib.legacy import upgrade as legacy
 from chalicelib.domain.instants import day_of, iso_ms
 from chalicelib.domain.session import LEGACY_TIMER_START
+from chalicelib.legacy import upgrade as legacy
 from chalicelib.services.billing import run_billing
-from chalicelib.store.records import to_session
 from chalicelib.store.models import SessionItem
-from tests.support.dynamo import active_sessions_of, account_item, add_advisor, add_user, balance_of, ledger_of, session_item
-from tests.support.legacy import RATE, captured_log, legacy_records, put_legacy, raw_item
+from chalicelib.store.records import to_session
+from harness.dynamo import account_item, active_sessions_of, add_advisor, add_user, balance_of, ledger_of, session_item
+from harness.legacy import RATE, captured_log, legacy_records, put_legacy, raw_item
 
 BALANCE = 10_000
 KINDS = legacy_records(0)
@@ -67,15 +68,15 @@ def test_first_poll_shows_the_legacy_start_and_upgrades_in_place(api, records, c
     assert (line["user_id"], line["advisor_id"]) == (record.user_id, record.advisor_id)
 
 
-def test_after_the_upgrade_a_poll_is_one_read_and_writes_nothing(api, records, clock, requests):
+def test_after_the_upgrade_a_poll_is_one_read_and_writes_nothing(api, records, clock, dynamo_calls):
     record = records["timer_start"]
-    with requests.counting():
+    with dynamo_calls.counting():
         api.poll(record.user_id, record.session_id)
-        assert requests.calls == ["TransactGetItems", "TransactWriteItems"]
+        assert dynamo_calls.calls == ["TransactGetItems", "TransactWriteItems"]
     clock.advance(seconds=15)
-    with captured_log() as log, requests.counting():
+    with captured_log() as log, dynamo_calls.counting():
         status, view, _ = api.poll(record.user_id, record.session_id)
-        assert requests.calls == ["TransactGetItems"]
+        assert dynamo_calls.calls == ["TransactGetItems"]
     assert status == 200
     assert view["elapsed_seconds"] == round((clock() - record.start_ms) / 1000, 3)
     assert log.timer_lines() == []
@@ -177,16 +178,16 @@ def test_a_record_changed_after_it_was_read_is_upgraded_from_what_it_holds_now(r
     assert session_item(record.session_id).started_at_ms == started_ms
 
 
-def test_an_upgrade_that_lost_the_race_returns_the_winner_and_writes_nothing(records, store, clock, requests):
+def test_an_upgrade_that_lost_the_race_returns_the_winner_and_writes_nothing(records, store, clock, dynamo_calls):
     record = records["timer_start"]
     stale = to_session(SessionItem.get(record.session_id, consistent_read=True))
     legacy.upgrade(store, stale, clock)
     clock.advance(seconds=5)
 
-    with captured_log() as log, requests.counting():
+    with captured_log() as log, dynamo_calls.counting():
         outcome, session = legacy.upgrade(store, stale, clock)
         # The refusal carries the stored item: no second read.
-        assert requests.calls == ["TransactWriteItems"]
+        assert dynamo_calls.calls == ["TransactWriteItems"]
 
     assert outcome == legacy.UPGRADED_ELSEWHERE
     assert session.started_at_ms == record.start_ms
@@ -200,12 +201,24 @@ def test_a_start_racing_an_ended_schema1_record_with_an_end_time_answers_it(api,
     `ended_at`) must be read through the same translation as any other read, not crash."""
     from chalicelib.services.ports import Snapshot
     from chalicelib.store.dynamo import DynamoStore
-    from tests.support.legacy import put_legacy, schema1_item, seconds
+    from harness.legacy import put_legacy, schema1_item, seconds
 
     start_ms = clock.now_ms - 600_000
-    put_legacy([schema1_item("old-raced-1", demo["user"], demo["advisor"], status="ended",
-                             created_at=seconds(start_ms), timer_start=seconds(start_ms),
-                             ended_at=seconds(start_ms + 90_000), billed_minutes=2, charged=300)])
+    put_legacy(
+        [
+            schema1_item(
+                "old-raced-1",
+                demo["user"],
+                demo["advisor"],
+                status="ended",
+                created_at=seconds(start_ms),
+                timer_start=seconds(start_ms),
+                ended_at=seconds(start_ms + 90_000),
+                billed_minutes=2,
+                charged=300,
+            )
+        ]
+    )
     real_read = DynamoStore.read
 
     def read_missing_the_record(store, session_id=None, **kw):  # it lands after our read

@@ -6,6 +6,7 @@ local stage used to allow only the first, so a page opened at 127.0.0.1 failed e
 Here the local stage's own API server (chalicelib/local/api_server.py) runs in-process
 against moto's server and is asked over real HTTP. Deployed stages keep one origin.
 """
+
 import threading
 
 import pytest
@@ -14,8 +15,8 @@ from chalice.config import Config
 from app import app
 from chalicelib.api.route_options import cors, local_allowed_origin, loopback_origins
 from chalicelib.local.api_server import answer_origin, make_api_server
-from tests.support.dynamo import add_advisor, add_user
-from tests.support.http import call
+from harness.dynamo import add_advisor, add_user
+from harness.http import call
 
 WEB_PORT = 8002
 PAGE_ORIGINS = ["http://localhost:8002", "http://127.0.0.1:8002", "http://[::1]:8002"]
@@ -27,8 +28,14 @@ FOREIGN_ORIGINS = [
     "http://[::1]",
     "null",
 ]
-CORS_HEADERS = ("access-control-allow-origin", "access-control-allow-headers", "access-control-allow-methods",
-                "access-control-expose-headers", "access-control-allow-credentials", "access-control-max-age")
+CORS_HEADERS = (
+    "access-control-allow-origin",
+    "access-control-allow-headers",
+    "access-control-allow-methods",
+    "access-control-expose-headers",
+    "access-control-allow-credentials",
+    "access-control-max-age",
+)
 
 
 # ---- the rule -------------------------------------------------------------------------------
@@ -57,8 +64,12 @@ def test_the_origin_follows_the_web_port_and_the_configured_origin_stays_allowed
 
 
 def _chalice_answer(**extra):
-    headers = {"Content-Type": "application/json", "Access-Control-Allow-Origin": "http://localhost:8002",
-               "Access-Control-Allow-Headers": "Content-Type,X-User-Id", **extra}
+    headers = {
+        "Content-Type": "application/json",
+        "Access-Control-Allow-Origin": "http://localhost:8002",
+        "Access-Control-Allow-Headers": "Content-Type,X-User-Id",
+        **extra,
+    }
     return {"statusCode": 200, "headers": headers, "multiValueHeaders": {}, "body": "{}"}
 
 
@@ -78,6 +89,7 @@ def test_deployed_stages_keep_exactly_the_configured_origin(monkeypatch, stage):
     config = cors()
     assert config.allow_origin == "https://chat.example.com"
     assert config.get_access_control_headers()["Access-Control-Allow-Origin"] == "https://chat.example.com"
+
     # Were the local server's rewrite ever reached outside the local stage, it changes nothing.
     def chalice_made():
         return _chalice_answer(**{"Access-Control-Allow-Origin": "https://chat.example.com"})
@@ -113,11 +125,15 @@ def _headers(reply):
 
 
 def _preflight(base, path, origin, method="POST"):
-    return call("OPTIONS", f"{base}{path}", headers={
-        "Origin": origin,
-        "Access-Control-Request-Method": method,
-        "Access-Control-Request-Headers": "content-type,x-user-id",
-    })
+    return call(
+        "OPTIONS",
+        f"{base}{path}",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "content-type,x-user-id",
+        },
+    )
 
 
 def _varies_by_origin(headers):
@@ -128,8 +144,12 @@ def test_the_chat_page_under_any_loopback_name_passes_preflight_and_reads_the_an
     add_user("u-cors", 10_000)
     add_advisor("a-cors", 100)
     for origin in PAGE_ORIGINS:
-        for path, method in (("/sessions", "POST"), ("/health", "GET"), ("/sessions/page-0001", "GET"),
-                             ("/sessions/page-0001/end", "POST")):
+        for path, method in (
+            ("/sessions", "POST"),
+            ("/health", "GET"),
+            ("/sessions/page-0001", "GET"),
+            ("/sessions/page-0001/end", "POST"),
+        ):
             reply = _preflight(local_api, path, origin, method)
             headers = _headers(reply)
             assert reply.status == 200, (origin, path, reply)
@@ -144,8 +164,13 @@ def test_the_chat_page_under_any_loopback_name_passes_preflight_and_reads_the_an
         assert _varies_by_origin(_headers(health)), origin
 
         # The same page id from each origin: the first creates, the others get it back.
-        started = call("POST", f"{local_api}/sessions", user="u-cors",
-                       body={"advisor_id": "a-cors", "session_id": "page-cors-1"}, headers={"Origin": origin})
+        started = call(
+            "POST",
+            f"{local_api}/sessions",
+            user="u-cors",
+            body={"advisor_id": "a-cors", "session_id": "page-cors-1"},
+            headers={"Origin": origin},
+        )
         headers = _headers(started)
         assert started.status in (200, 201), (origin, started)
         assert headers.get("access-control-allow-origin") == origin
@@ -153,8 +178,9 @@ def test_the_chat_page_under_any_loopback_name_passes_preflight_and_reads_the_an
         assert _varies_by_origin(headers), origin
 
         # A refusal carries the header too, or the page could not read why it was refused.
-        refused = call("POST", f"{local_api}/sessions", user="u-cors", body={"advisor_id": "a-nobody"},
-                       headers={"Origin": origin})
+        refused = call(
+            "POST", f"{local_api}/sessions", user="u-cors", body={"advisor_id": "a-nobody"}, headers={"Origin": origin}
+        )
         assert refused.status in (404, 409), (origin, refused)
         assert _headers(refused).get("access-control-allow-origin") == origin
 

@@ -1,5 +1,6 @@
 """GET /sessions/{id}: server-computed elapsed time, the credit cap, who may see what."""
-from tests.support.dynamo import add_user
+
+from harness.dynamo import add_user
 
 
 def test_poll_reports_elapsed_from_the_creating_write(api, demo, clock):

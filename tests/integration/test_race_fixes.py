@@ -1,9 +1,10 @@
 """One test per race of docs/concurrency.md, each forcing the interleaving that broke it.
 
-The scripted ones run the operations through the race explorer (tests/support/explorer.py)
+The scripted ones run the operations through the race explorer (harness/explorer.py)
 with a fixed schedule instead of a searched one: each names the stops in the order they
 must be let go, and the clock moves one second at every stop.
 """
+
 from typing import List
 
 from chalicelib.domain.errors import ServiceUnavailable
@@ -12,11 +13,13 @@ from chalicelib.services.billing import RunReport, bill_session
 from chalicelib.services.end import end_session
 from chalicelib.services.poll import poll_session
 from chalicelib.services.start import start_session
+from chalicelib.settings import current
+from chalicelib.store.dynamo import DynamoStore
 from chalicelib.store.failures import WORST_REQUEST_MS, deadline
 from chalicelib.store.models import AccountItem
-from tests.support.dynamo import active_sessions_of, add_advisor, add_user, count_requests
-from tests.support.explorer import Explorer, Operation
-from tests.support.legacy import put_legacy, schema1_item, seconds
+from harness.dynamo import active_sessions_of, add_advisor, add_user, counting_requests
+from harness.explorer import Explorer, Operation
+from harness.legacy import put_legacy, schema1_item, seconds
 
 RATE = 100
 
@@ -147,11 +150,11 @@ def test_a_marker_naming_an_ended_session_is_replaced_by_the_next_start(api, clo
     api.end("u-four", "ended-000001")
     AccountItem("u-four").update(actions=[AccountItem.active_session_id.set("ended-000001")])
 
-    with count_requests(None) as requests:
+    with counting_requests() as dynamo_calls:
         status, view, _ = api.start("u-four", "a-adv", session_id="next-0000001")
 
     assert status == 201, view
-    assert requests.calls == ["BatchGetItem", "GetItem", "TransactWriteItems"]
+    assert dynamo_calls.calls == ["BatchGetItem", "GetItem", "TransactWriteItems"]
     assert active_sessions_of("u-four") == {"next-0000001"}
 
 
@@ -182,21 +185,21 @@ def test_an_end_landing_after_a_polls_read_stays_ahead_of_that_poll(store, clock
 
 def test_no_request_starts_that_could_outlive_the_invocation(store, clock, demo):
     start(store, clock, demo["user"], "deadline-01", advisor=demo["advisor"])
-    with count_requests(None) as requests, deadline(lambda: WORST_REQUEST_MS - 1):
+    with counting_requests() as dynamo_calls, deadline(lambda: WORST_REQUEST_MS - 1):
         try:
             poll_session(store, clock, demo["user"], "deadline-01")
         except ServiceUnavailable as refused:
             assert refused.retry_after >= 1
         else:
             raise AssertionError("a poll with too little time left was started")
-    assert requests.calls == []
+    assert dynamo_calls.calls == []
 
 
-def test_unprocessed_keys_are_retried_a_bounded_number_of_times_with_backoff(store, demo, monkeypatch):
+def test_unprocessed_keys_are_retried_a_bounded_number_of_times_with_backoff(dynamo, demo, monkeypatch):
     from botocore.client import BaseClient
 
     original, slept = BaseClient._make_api_call, []
-    store._sleep = slept.append
+    store = DynamoStore(current(), sleep=slept.append)
 
     def never_processed(client, name, params):
         if name == "BatchGetItem":
@@ -239,11 +242,11 @@ def test_the_advisors_end_on_the_first_touch_of_a_schema1_session_takes_three_re
     add_advisor("a-adv", RATE)
     _legacy_session("u-six", "old-session-6", clock() - 90_000)
 
-    with count_requests(None) as requests:
+    with counting_requests() as dynamo_calls:
         status, view, _ = api.end("a-adv", "old-session-6")
 
     assert status == 200, view
-    assert requests.calls == ["TransactGetItems", "TransactGetItems", "TransactWriteItems"]
+    assert dynamo_calls.calls == ["TransactGetItems", "TransactGetItems", "TransactWriteItems"]
     assert (view["status"], view["end_reason"], view["billed_minutes"]) == ("ended", "advisor", 2)
     assert view["timer"]["initialized"] == "legacy"
     assert api.poll("u-six", "old-session-6")[1]["elapsed_seconds"] == 90

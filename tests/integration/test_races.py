@@ -1,33 +1,36 @@
-"""The race explorer over the interleavings real DynamoDB allows (tests/support/explorer.py).
+"""The race explorer over the interleavings real DynamoDB allows (harness/explorer.py).
 
 One advisor, two users; the first user also has an active session of the previous release
-(schema 1, not yet upgraded), the second one a session already running. Hypothesis picks a handful of operations (starts, polls by
-either party, ends by either party, billing runs, the backfill's upgrade), runs them all at
-once, and chooses at every DynamoDB request which one goes on and how far the clock moves.
-After every step the tables must hold SPEC's invariants; at the end, every view must fit the
-timer rules. `make explore` runs it with many more examples (EXPLORE_EXAMPLES).
+(schema 1, not yet upgraded), the second one a session already running. Hypothesis picks a
+handful of operations (starts, polls by either party, ends by either party, billing runs, the
+backfill's upgrade), runs them all at once, and chooses at every DynamoDB request which one
+goes on and how far the clock moves. After every step the tables must hold SPEC's invariants;
+at the end, every view must fit the timer rules. `make explore` runs it with many more
+examples (EXPLORE_EXAMPLES).
 """
+
 import os
 from collections import defaultdict
 from typing import Dict, List
 
 import boto3
-from hypothesis import HealthCheck, Phase, given, note, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
-from chalicelib.legacy import upgrade as legacy
 from chalicelib.domain.errors import DomainError, ServiceUnavailable
 from chalicelib.domain.validation import parse_start_request
+from chalicelib.legacy import upgrade as legacy
 from chalicelib.services.billing import RunReport, bill_session
 from chalicelib.services.end import end_session
 from chalicelib.services.poll import poll_session
 from chalicelib.services.start import start_session
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
-from tests.support.clock import START_MS
-from tests.support.dynamo import fresh_tables
-from tests.support.explorer import Explorer, Operation
-from tests.support.legacy import schema1_item, seconds
+from harness.clock import START_MS
+from harness.dynamo import fresh_tables
+from harness.explorer import Explorer, Operation
+from harness.legacy import schema1_item, seconds
 
 RATE = 100
 ADVISOR = "a-adv"
@@ -52,18 +55,26 @@ MENU = (
 
 def _seed(client, store: DynamoStore) -> None:
     for user, balance in BALANCES.items():
-        client.put_item(TableName="accounts", Item={"user_id": {"S": user}, "balance": {"N": str(balance)}, "debited": {"N": "0"}})
+        client.put_item(
+            TableName="accounts", Item={"user_id": {"S": user}, "balance": {"N": str(balance)}, "debited": {"N": "0"}}
+        )
     client.put_item(TableName="advisors", Item={"advisor_id": {"S": ADVISOR}, "rate_per_minute": {"N": str(RATE)}})
     client.put_item(
         TableName="sessions",
         Item=schema1_item(LEGACY, "u-one", ADVISOR, rate=RATE, created_at=seconds(START_MS - 100_000)),
     )
-    start_session(store, lambda: START_MS - 30_000, "u-two", parse_start_request({"advisor_id": ADVISOR, "session_id": LIVE}))
+    start_session(
+        store, lambda: START_MS - 30_000, "u-two", parse_start_request({"advisor_id": ADVISOR, "session_id": LIVE})
+    )
 
 
 def _empty(client) -> None:
-    for table, keys in (("sessions", ["session_id"]), ("accounts", ["user_id"]), ("advisors", ["advisor_id"]),
-                        ("ledger", ["session_id", "first_minute"])):
+    for table, keys in (
+        ("sessions", ["session_id"]),
+        ("accounts", ["user_id"]),
+        ("advisors", ["advisor_id"]),
+        ("ledger", ["session_id", "first_minute"]),
+    ):
         for item in client.scan(TableName=table)["Items"]:
             client.delete_item(TableName=table, Key={k: item[k] for k in keys})
 
@@ -71,21 +82,31 @@ def _empty(client) -> None:
 def _operation(store: DynamoStore, explorer: Explorer, index: int, verb: str, who, sid) -> Operation:
     clock = explorer.clock
     if verb == "start":
-        call = lambda: start_session(store, clock, who, parse_start_request({"advisor_id": ADVISOR, "session_id": sid})).view  # noqa: E731
+
+        def call():
+            request = parse_start_request({"advisor_id": ADVISOR, "session_id": sid})
+            return start_session(store, clock, who, request).view
     elif verb == "poll":
-        call = lambda: poll_session(store, clock, who, sid)  # noqa: E731
+
+        def call():
+            return poll_session(store, clock, who, sid)
     elif verb == "end":
-        call = lambda: end_session(store, clock, who, sid)  # noqa: E731
+
+        def call():
+            return end_session(store, clock, who, sid)
     elif verb == "bill":
+
         def call():
             for shard in range(store.settings.active_shards):
                 for session in store.active_sessions(shard):
                     bill_session(store, clock, session, RunReport())
     else:
+
         def call():
             session = store.session(sid)
             if session is not None and session.is_legacy_unupgraded:
                 legacy.upgrade(store, session, clock)
+
     return Operation(f"{index}:{verb}:{who or ''}:{sid or ''}", call)
 
 
@@ -124,9 +145,12 @@ class Tables:
                 markers.add(account["active_session_id"]["S"])
             for marker in markers:
                 named = sessions.get(marker, {})
-                assert named.get("status", {}).get("S") == "active", f"{user}: marker names {marker}, which is not active"
+                assert named.get("status", {}).get("S") == "active", (
+                    f"{user}: marker names {marker}, which is not active"
+                )
             upgraded_active = {
-                sid for sid, s in sessions.items()
+                sid
+                for sid, s in sessions.items()
                 if s["user_id"]["S"] == user and s["status"]["S"] == "active" and "schema_version" in s
             }
             assert upgraded_active <= markers, f"{user}: active sessions {upgraded_active - markers} do not count"

@@ -1,11 +1,12 @@
 """`make reconcile` among schema-1 records no upgrade can use (the ones the backfill leaves
 for a person): each is a finding of its own, everything else is still checked, exit 1."""
+
 import pytest
 
 from chalicelib import reconcile
 from chalicelib.store.models import AccountItem
-from tests.support.billing import billed_then_ended
-from tests.support.legacy import legacy_records, put_legacy, schema1_item
+from harness.billing import billed_then_ended
+from harness.legacy import legacy_records, put_legacy, schema1_item
 
 
 @pytest.fixture
@@ -45,8 +46,17 @@ def test_a_record_repaired_between_the_two_reads_is_not_reported(books, clock):
     repaired = books["no_start"]
 
     def meanwhile(seconds):
-        put_legacy([schema1_item(repaired.session_id, repaired.user_id, repaired.advisor_id, status="ended",
-                                 created_at=clock() // 1000)])
+        put_legacy(
+            [
+                schema1_item(
+                    repaired.session_id,
+                    repaired.user_id,
+                    repaired.advisor_id,
+                    status="ended",
+                    created_at=clock() // 1000,
+                )
+            ]
+        )
 
     found = reconcile.reconcile(reconcile.Books(reconcile.current()), clock, max_lag_minutes=60, sleep=meanwhile)
     assert {m.key for m in found} == {sid for sid, _ in _unusable(books)} - {repaired.session_id}

@@ -1,6 +1,7 @@
 """POST /sessions: every answer of SPEC's table, and what each one leaves in the tables."""
+
 from chalicelib.domain.instants import iso_ms
-from tests.support.dynamo import active_sessions_of, add_user, all_sessions, balance_of, session_item
+from harness.dynamo import active_sessions_of, add_user, all_sessions, balance_of, session_item
 
 
 def test_created_session_holds_its_start_in_the_creating_write(api, demo, clock):

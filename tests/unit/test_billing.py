@@ -1,6 +1,8 @@
 """SPEC "Billing rules": ending and billing decide Charges; the tests apply them and keep the
 balance themselves, the way the store's transaction would."""
-from hypothesis import assume, given, settings, strategies as st
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain.billing import Charge, settle_billing, settle_end
 from chalicelib.domain.session import (
@@ -11,9 +13,8 @@ from chalicelib.domain.session import (
     ENDED,
 )
 from chalicelib.domain.timer import credit_cap_ms, elapsed_ms, minutes_owed
-from tests.unit.factories import MINUTE, T0, make_session
-
-HOUR = 60 * MINUTE
+from harness.clock import HOUR_MS, MINUTE_MS, START_MS
+from harness.factories import make_session
 
 
 def apply(charge, session, balance):
@@ -26,9 +27,10 @@ def apply(charge, session, balance):
 
 # --- settle_end ---
 
+
 def test_normal_end_charges_started_minutes_not_yet_billed():
     session = make_session(billed_minutes=2, charged=2 * 199, rate_per_minute=199)
-    now = T0 + 4 * MINUTE + 1  # 5 started minutes
+    now = START_MS + 4 * MINUTE_MS + 1  # 5 started minutes
     charge = settle_end(session, 10_000, now, END_BY_USER)
     assert charge.billed_before == 2
     assert charge.billed_after == 5
@@ -49,7 +51,7 @@ def test_normal_end_charges_started_minutes_not_yet_billed():
 
 def test_end_by_advisor_keeps_its_reason():
     session = make_session()
-    charge = settle_end(session, 10_000, T0 + 30_000, END_BY_ADVISOR)
+    charge = settle_end(session, 10_000, START_MS + 30_000, END_BY_ADVISOR)
     assert charge.end_reason == END_BY_ADVISOR
     assert charge.billed_after == 1
     assert charge.amount == 199
@@ -57,35 +59,35 @@ def test_end_by_advisor_keeps_its_reason():
 
 def test_end_exactly_on_a_minute_boundary_charges_that_many_minutes():
     session = make_session(rate_per_minute=100)
-    charge = settle_end(session, 10_000, T0 + 3 * MINUTE, END_BY_USER)
+    charge = settle_end(session, 10_000, START_MS + 3 * MINUTE_MS, END_BY_USER)
     assert charge.billed_after == 3
     assert charge.amount == 300
 
 
 def test_end_at_the_start_instant_charges_nothing():
     session = make_session()
-    charge = settle_end(session, 10_000, T0, END_BY_USER)
+    charge = settle_end(session, 10_000, START_MS, END_BY_USER)
     assert charge.amount == 0
-    assert charge.ended_at_ms == T0
+    assert charge.ended_at_ms == START_MS
     assert charge.end_reason == END_BY_USER
 
 
 def test_end_with_a_clock_behind_the_start_never_ends_before_the_start():
     session = make_session()
-    charge = settle_end(session, 10_000, T0 - 4, END_BY_USER)
+    charge = settle_end(session, 10_000, START_MS - 4, END_BY_USER)
     assert charge.amount == 0
     assert charge.ended_at_ms >= session.started_at_ms
     ended, _ = apply(charge, session, 10_000)
-    assert elapsed_ms(ended, 10_000, T0 + HOUR) == 0
+    assert elapsed_ms(ended, 10_000, START_MS + HOUR_MS) == 0
 
 
 def test_end_after_the_cap_ends_at_the_paid_minutes_as_credits_exhausted():
     # billed 1, balance 250 at 100/min: 2 more minutes paid, cap at 3 minutes.
     session = make_session(billed_minutes=1, charged=100, rate_per_minute=100)
     balance = 250
-    charge = settle_end(session, balance, T0 + 10 * MINUTE, END_BY_USER)
+    charge = settle_end(session, balance, START_MS + 10 * MINUTE_MS, END_BY_USER)
     assert charge.end_reason == END_CREDITS_EXHAUSTED
-    assert charge.ended_at_ms == T0 + 3 * MINUTE
+    assert charge.ended_at_ms == START_MS + 3 * MINUTE_MS
     assert charge.billed_after == 3
     assert charge.amount == 200
     assert charge.amount <= balance
@@ -98,52 +100,53 @@ def test_end_after_the_cap_ends_at_the_paid_minutes_as_credits_exhausted():
 def test_end_one_ms_after_the_cap_is_exhaustion_and_exactly_at_the_cap_is_not():
     session = make_session(rate_per_minute=100)
     balance = 300  # cap: 3 minutes
-    at_cap = settle_end(session, balance, T0 + 3 * MINUTE, END_BY_USER)
+    at_cap = settle_end(session, balance, START_MS + 3 * MINUTE_MS, END_BY_USER)
     assert at_cap.end_reason == END_BY_USER
-    assert at_cap.ended_at_ms == T0 + 3 * MINUTE
+    assert at_cap.ended_at_ms == START_MS + 3 * MINUTE_MS
     assert at_cap.amount == 300
-    past = settle_end(session, balance, T0 + 3 * MINUTE + 1, END_BY_USER)
+    past = settle_end(session, balance, START_MS + 3 * MINUTE_MS + 1, END_BY_USER)
     assert past.end_reason == END_CREDITS_EXHAUSTED
-    assert past.ended_at_ms == T0 + 3 * MINUTE
+    assert past.ended_at_ms == START_MS + 3 * MINUTE_MS
     assert past.amount == 300
 
 
 def test_end_with_no_credit_at_all_ends_at_the_start_and_charges_nothing():
     session = make_session(rate_per_minute=100)
-    charge = settle_end(session, 0, T0 + 30_000, END_BY_USER)
+    charge = settle_end(session, 0, START_MS + 30_000, END_BY_USER)
     assert charge.end_reason == END_CREDITS_EXHAUSTED
-    assert charge.ended_at_ms == T0
+    assert charge.ended_at_ms == START_MS
     assert charge.amount == 0
 
 
 def test_end_of_a_legacy_session_billed_ahead_charges_nothing_more():
     # The previous release billed 5 minutes up front; the session ends after 2.
     session = make_session(billed_minutes=5, charged=500, rate_per_minute=100)
-    charge = settle_end(session, 1_000, T0 + 2 * MINUTE, END_BY_USER)
+    charge = settle_end(session, 1_000, START_MS + 2 * MINUTE_MS, END_BY_USER)
     assert charge.amount == 0
     assert charge.billed_after == 5
-    assert charge.ended_at_ms == T0 + 2 * MINUTE
+    assert charge.ended_at_ms == START_MS + 2 * MINUTE_MS
 
 
 # --- settle_billing ---
 
+
 def test_billing_returns_none_when_nothing_new_is_owed():
     session = make_session(billed_minutes=2)
-    assert settle_billing(session, 10_000, T0 + 2 * MINUTE) is None
-    assert settle_billing(session, None, T0 + 2 * MINUTE) is None
-    assert settle_billing(session, 10_000, T0 + 90_000) is None
+    assert settle_billing(session, 10_000, START_MS + 2 * MINUTE_MS) is None
+    assert settle_billing(session, None, START_MS + 2 * MINUTE_MS) is None
+    assert settle_billing(session, 10_000, START_MS + 90_000) is None
 
 
 def test_billing_returns_none_before_anything_elapsed():
     session = make_session()
-    assert settle_billing(session, None, T0) is None
-    assert settle_billing(session, None, T0 - 10) is None
-    assert settle_billing(session, 10_000, T0) is None
+    assert settle_billing(session, None, START_MS) is None
+    assert settle_billing(session, None, START_MS - 10) is None
+    assert settle_billing(session, 10_000, START_MS) is None
 
 
 def test_billing_charges_the_new_started_minutes():
     session = make_session(billed_minutes=2, charged=398)
-    now = T0 + 2 * MINUTE + 1
+    now = START_MS + 2 * MINUTE_MS + 1
     charge = settle_billing(session, 10_000, now)
     assert charge is not None
     assert (charge.billed_before, charge.billed_after) == (2, 3)
@@ -159,7 +162,7 @@ def test_billing_charges_the_new_started_minutes():
 
 def test_billing_without_a_balance_skips_the_exhaustion_check():
     session = make_session(rate_per_minute=100)
-    now = T0 + 10 * MINUTE  # far past what 250 units would pay
+    now = START_MS + 10 * MINUTE_MS  # far past what 250 units would pay
     charge = settle_billing(session, None, now)
     assert charge is not None
     assert charge.billed_after == 10
@@ -170,10 +173,10 @@ def test_billing_without_a_balance_skips_the_exhaustion_check():
 def test_billing_with_the_real_balance_ends_the_session_at_exhaustion():
     session = make_session(billed_minutes=1, charged=100, rate_per_minute=100)
     balance = 250
-    charge = settle_billing(session, balance, T0 + 10 * MINUTE)
+    charge = settle_billing(session, balance, START_MS + 10 * MINUTE_MS)
     assert charge is not None
     assert charge.end_reason == END_CREDITS_EXHAUSTED
-    assert charge.ended_at_ms == T0 + 3 * MINUTE
+    assert charge.ended_at_ms == START_MS + 3 * MINUTE_MS
     assert charge.billed_after == 3
     assert charge.amount == 200
     assert charge.ends_session is True
@@ -182,14 +185,15 @@ def test_billing_with_the_real_balance_ends_the_session_at_exhaustion():
 def test_billing_at_exhaustion_with_nothing_more_to_charge_still_ends():
     # Everything the balance pays is billed already; the clock is past it.
     session = make_session(billed_minutes=3, charged=300, rate_per_minute=100)
-    charge = settle_billing(session, 50, T0 + 3 * MINUTE + 1)
+    charge = settle_billing(session, 50, START_MS + 3 * MINUTE_MS + 1)
     assert charge is not None
     assert charge.amount == 0
     assert charge.end_reason == END_CREDITS_EXHAUSTED
-    assert charge.ended_at_ms == T0 + 3 * MINUTE
+    assert charge.ended_at_ms == START_MS + 3 * MINUTE_MS
 
 
 # --- Charge ---
+
 
 def test_charge_properties():
     charge = Charge(
@@ -198,7 +202,7 @@ def test_charge_properties():
         billed_before=4,
         billed_after=7,
         rate_per_minute=150,
-        charged_at_ms=T0,
+        charged_at_ms=START_MS,
     )
     assert charge.minutes == 3
     assert charge.amount == 450
@@ -208,7 +212,7 @@ def test_charge_properties():
 
 def test_charge_applied_to_an_active_session():
     session = make_session(billed_minutes=4, charged=600, rate_per_minute=150)
-    charge = Charge("sess_0001", "user-1", 4, 7, 150, T0 + 7 * MINUTE)
+    charge = Charge("sess_0001", "user-1", 4, 7, 150, START_MS + 7 * MINUTE_MS)
     after = charge.applied_to(session)
     assert after.billed_minutes == 7
     assert after.charged == 600 + 450
@@ -222,7 +226,7 @@ def test_charge_applied_to_an_active_session():
 
 def test_charge_applied_with_an_end():
     session = make_session(billed_minutes=0, rate_per_minute=150)
-    end = T0 + 90_000
+    end = START_MS + 90_000
     charge = Charge("sess_0001", "user-1", 0, 2, 150, end, ended_at_ms=end, end_reason=END_BY_USER)
     after = charge.applied_to(session)
     assert charge.ends_session is True
@@ -234,12 +238,13 @@ def test_charge_applied_with_an_end():
 
 def test_charge_keeps_the_session_rate_not_a_later_one():
     session = make_session(rate_per_minute=120)
-    charge = settle_end(session, 10_000, T0 + MINUTE, END_BY_USER)
+    charge = settle_end(session, 10_000, START_MS + MINUTE_MS, END_BY_USER)
     assert charge.rate_per_minute == 120
     assert charge.amount == 120
 
 
 # --- properties ---
+
 
 def _billing_plan(max_life_ms):
     """A session life T and increasing billing-run instants within it."""
@@ -253,16 +258,16 @@ def _billing_plan(max_life_ms):
 
 
 @settings(max_examples=150, deadline=None)
-@given(plan=_billing_plan(6 * HOUR), rate=st.integers(1, 1_000), extra=st.integers(0, 10_000))
+@given(plan=_billing_plan(6 * HOUR_MS), rate=st.integers(1, 1_000), extra=st.integers(0, 10_000))
 def test_billing_runs_then_end_charge_exactly_the_started_minutes(plan, rate, extra):
     life, runs, knows_balance = plan
-    expected_minutes = -(-life // MINUTE)
+    expected_minutes = -(-life // MINUTE_MS)
     balance = (expected_minutes + 1) * rate + extra  # large enough
     start_balance = balance
     session = make_session(rate_per_minute=rate)
     charges = []
-    for t, known in zip(runs, knows_balance):
-        charge = settle_billing(session, balance if known else None, T0 + t)
+    for t, known in zip(runs, knows_balance, strict=False):  # 25 flags, up to 25 runs
+        charge = settle_billing(session, balance if known else None, START_MS + t)
         if charge is None:
             assert minutes_owed(t) <= session.billed_minutes
             continue
@@ -271,7 +276,7 @@ def test_billing_runs_then_end_charge_exactly_the_started_minutes(plan, rate, ex
         charges.append(charge)
         session, balance = apply(charge, session, balance)
         assert session.billed_minutes == minutes_owed(t)
-    end = settle_end(session, balance, T0 + life, END_BY_USER)
+    end = settle_end(session, balance, START_MS + life, END_BY_USER)
     charges.append(end)
     session, balance = apply(end, session, balance)
 
@@ -282,7 +287,7 @@ def test_billing_runs_then_end_charge_exactly_the_started_minutes(plan, rate, ex
     assert session.billed_minutes == expected_minutes
     assert session.status == ENDED
     assert session.end_reason == END_BY_USER
-    assert session.ended_at_ms == T0 + life
+    assert session.ended_at_ms == START_MS + life
     # Ledger keys: each charge starts where the previous one stopped, no gap, no overlap.
     next_minute = 1
     for charge in charges:
@@ -295,7 +300,7 @@ def test_billing_runs_then_end_charge_exactly_the_started_minutes(plan, rate, ex
 
 @settings(max_examples=200, deadline=None)
 @given(
-    plan=_billing_plan(3 * HOUR),
+    plan=_billing_plan(3 * HOUR_MS),
     rate=st.integers(1, 500),
     start_balance=st.integers(0, 50_000),
     billed_before=st.integers(0, 5),
@@ -312,9 +317,9 @@ def test_any_balance_is_never_overdrawn_and_exhaustion_ends_at_the_paid_minutes(
     for t in runs:
         # A run assumes the balance pays; the transaction's guard refuses an overdraft and
         # the run decides again with the balance it then reads.
-        charge = settle_billing(session, None, T0 + t)
+        charge = settle_billing(session, None, START_MS + t)
         if charge is not None and charge.amount > balance:
-            charge = settle_billing(session, balance, T0 + t)
+            charge = settle_billing(session, balance, START_MS + t)
         if charge is None:
             continue
         assert 0 <= charge.amount <= balance
@@ -324,7 +329,7 @@ def test_any_balance_is_never_overdrawn_and_exhaustion_ends_at_the_paid_minutes(
         if session.status == ENDED:
             break
     if session.status == ACTIVE:
-        end = settle_end(session, balance, T0 + life, END_BY_USER)
+        end = settle_end(session, balance, START_MS + life, END_BY_USER)
         assert 0 <= end.amount <= balance
         total += end.amount
         session, balance = apply(end, session, balance)
@@ -333,14 +338,14 @@ def test_any_balance_is_never_overdrawn_and_exhaustion_ends_at_the_paid_minutes(
     assert total <= start_balance
     assert start_balance - balance == total
     assert session.status == ENDED
-    if life > paid_minutes * MINUTE:
+    if life > paid_minutes * MINUTE_MS:
         assert session.end_reason == END_CREDITS_EXHAUSTED
-        assert session.ended_at_ms == T0 + paid_minutes * MINUTE
+        assert session.ended_at_ms == START_MS + paid_minutes * MINUTE_MS
         assert session.billed_minutes == paid_minutes
         assert total == (paid_minutes - billed_before) * rate
     else:
         assert session.end_reason == END_BY_USER
-        assert session.ended_at_ms == T0 + life
+        assert session.ended_at_ms == START_MS + life
         assert session.billed_minutes == max(billed_before, minutes_owed(life))
         assert total == (session.billed_minutes - billed_before) * rate
 
@@ -356,7 +361,7 @@ def test_a_billing_charge_does_not_move_the_credit_cap(billed, balance, rate, da
     assume(balance >= rate)
     k = data.draw(st.integers(1, balance // rate), label="minutes charged")
     session = make_session(billed_minutes=billed, charged=billed * rate, rate_per_minute=rate)
-    charge = Charge(session.session_id, session.user_id, billed, billed + k, rate, T0)
+    charge = Charge(session.session_id, session.user_id, billed, billed + k, rate, START_MS)
     after, new_balance = apply(charge, session, balance)
     assert new_balance == balance - k * rate
     assert credit_cap_ms(after, new_balance) == credit_cap_ms(session, balance)
@@ -366,22 +371,22 @@ def test_a_billing_charge_does_not_move_the_credit_cap(billed, balance, rate, da
 @given(
     rate=st.integers(1, 1_000),
     balance=st.integers(0, 100_000),
-    now=st.integers(0, 4 * HOUR),
+    now=st.integers(0, 4 * HOUR_MS),
 )
 def test_a_decided_billing_charge_keeps_the_cap_and_the_display(rate, balance, now):
     session = make_session(rate_per_minute=rate)
-    charge = settle_billing(session, balance, T0 + now)
+    charge = settle_billing(session, balance, START_MS + now)
     assume(charge is not None and not charge.ends_session)
     after, new_balance = apply(charge, session, balance)
     assert credit_cap_ms(after, new_balance) == credit_cap_ms(session, balance)
     # A poll right before and right after the run shows the same elapsed time.
-    assert elapsed_ms(after, new_balance, T0 + now) == elapsed_ms(session, balance, T0 + now)
+    assert elapsed_ms(after, new_balance, START_MS + now) == elapsed_ms(session, balance, START_MS + now)
 
 
 def test_two_runs_reading_the_same_billed_minutes_decide_the_same_ledger_key():
     # Overlapping runs: both read billed_minutes=2; their charges collide on first_minute.
     session = make_session(billed_minutes=2, charged=398)
-    one = settle_billing(session, None, T0 + 2 * MINUTE + 5)
-    two = settle_billing(session, None, T0 + 3 * MINUTE + 5)
+    one = settle_billing(session, None, START_MS + 2 * MINUTE_MS + 5)
+    two = settle_billing(session, None, START_MS + 3 * MINUTE_MS + 5)
     assert one.first_minute == two.first_minute == 3
     assert one.billed_before == two.billed_before == 2

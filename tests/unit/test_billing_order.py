@@ -1,10 +1,12 @@
 """The billing order's guarantee, on a model of the run: under overload, no session is left
 over by two runs of consecutive minutes as long as each run gets through enough of the work
 (half of it with one worker), and the old fixed order leaves the same sessions every time."""
+
 import heapq
 from typing import List, Set, Tuple
 
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain.billing_order import ShardRead, billing_order
 

@@ -1,48 +1,20 @@
-"""The billing run's orchestration with a fake store (no AWS): how it reacts to each answer a
+"""The billing run's orchestration with a fake store (harness/fake_store.py, no AWS): how it reacts to each answer a
 charge can get, how it spreads shards over its bounded pool, and where its budget comes from."""
+
 import threading
 from types import SimpleNamespace
 
 from chalicelib.domain.errors import ChargeConflict, ServiceUnavailable
-from chalicelib.domain.session import Account, ENDED
+from chalicelib.domain.session import ENDED, Account
 from chalicelib.services import schedule
 from chalicelib.services.billing import RunReport, bill_session, run_billing
-from tests.support.clock import FakeClock
-from tests.unit.factories import MINUTE, T0, make_session
-
-
-class FakeStore:
-    """Answers commit_charge from a script (an exception to raise, or None to accept) and
-    remembers every charge it was asked to commit."""
-
-    def __init__(self, shards=None, answers=(), fresh=None):
-        self.settings = SimpleNamespace(active_shards=len(shards or [[]]))
-        self.shards = shards or [[]]
-        self.answers = list(answers)
-        self.fresh = fresh
-        self.commits = []
-
-    def active_sessions(self, shard, forward=True):
-        for item in self.shards[shard]:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-
-    def commit_charge(self, session, charge, drop_single_marker=False):
-        self.commits.append((session.billed_minutes, charge, drop_single_marker))
-        answer = self.answers.pop(0) if self.answers else None
-        if answer is not None:
-            raise answer
-
-    def session(self, session_id):
-        return self.fresh
-
-    def connect(self):
-        pass
+from harness.clock import MINUTE_MS, START_MS, FakeClock
+from harness.factories import make_session
+from harness.fake_store import FakeStore
 
 
 def _clock(minutes_after_start, ms=0):
-    return FakeClock(T0 + minutes_after_start * MINUTE + ms)
+    return FakeClock(START_MS + minutes_after_start * MINUTE_MS + ms)
 
 
 def test_a_refused_balance_is_decided_again_with_the_balance_dynamodb_returned():
@@ -52,8 +24,12 @@ def test_a_refused_balance_is_decided_again_with_the_balance_dynamodb_returned()
 
     (_, optimistic, _), (_, final, clear) = store.commits
     assert (optimistic.billed_after, optimistic.ends_session) == (10, False)
-    assert (final.billed_after, final.amount, final.ended_at_ms, final.end_reason) == (2, 200, T0 + 2 * MINUTE,
-                                                                                       "credits_exhausted")
+    assert (final.billed_after, final.amount, final.ended_at_ms, final.end_reason) == (
+        2,
+        200,
+        START_MS + 2 * MINUTE_MS,
+        "credits_exhausted",
+    )
     assert clear is True  # the single marker of earlier builds names this session: the end drops it
     assert (report.ended_exhausted, report.sessions_charged, report.units_charged) == (1, 0, 200)
 
@@ -65,7 +41,7 @@ def test_the_marker_of_another_session_is_left_alone():
 
 
 def test_a_session_ended_by_someone_else_is_skipped_after_one_read():
-    ended = make_session(status=ENDED, ended_at_ms=T0 + MINUTE, billed_minutes=2)
+    ended = make_session(status=ENDED, ended_at_ms=START_MS + MINUTE_MS, billed_minutes=2)
     store = FakeStore(answers=[ChargeConflict("session")], fresh=ended)
     report = RunReport()
     bill_session(store, _clock(5), make_session(), report)
@@ -92,11 +68,17 @@ def test_losing_every_attempt_leaves_the_session_for_the_next_run():
 
 def test_a_failing_shard_query_keeps_what_it_read_and_spares_the_other_shards():
     failures = []
-    first = make_session(session_id="s-1", started_at_ms=T0)
+    first = make_session(session_id="s-1", started_at_ms=START_MS)
     store = FakeStore(shards=[[first, ServiceUnavailable()], [make_session(session_id="s-2")]])
 
-    report = run_billing(store, _clock(1, 1), lambda: 60_000, 0, workers=2,
-                         on_failure=lambda session, error: failures.append((session, type(error))))
+    report = run_billing(
+        store,
+        _clock(1, 1),
+        lambda: 60_000,
+        0,
+        workers=2,
+        on_failure=lambda session, error: failures.append((session, type(error))),
+    )
 
     assert sorted(charge.session_id for _, charge, _ in store.commits) == ["s-1", "s-2"]
     assert (report.failed, report.shards_incomplete, report.sessions_charged) == (1, 1, 2)
@@ -120,22 +102,27 @@ class _Gauge:
             self.now -= 1
 
 
+class _BusyShards(FakeStore):
+    """Empty shards whose queries each wait until `workers` queries are in flight together:
+    a run only completes cleanly if its pool really holds that many at once."""
+
+    def __init__(self, shards: int, workers: int):
+        super().__init__(shards=[[] for _ in range(shards)])
+        self.gauge = _Gauge()
+        self.together = threading.Barrier(workers, timeout=5)
+
+    def active_sessions(self, shard, forward=True):
+        with self.gauge:
+            self.together.wait()
+        yield from ()
+
+
 def test_shards_run_in_parallel_but_never_more_than_the_workers():
     for workers in (1, 3):
-        gauge = _Gauge()
-        # Each shard's query waits until `workers` queries are in flight together: the run
-        # only completes cleanly if its pool really holds that many at once.
-        together = threading.Barrier(workers, timeout=5)
-
-        class BusyShards(FakeStore):
-            def active_sessions(self, shard, forward=True):
-                with gauge:
-                    together.wait()
-                yield from ()
-
-        report = run_billing(BusyShards(shards=[[]] * 12), _clock(0), lambda: 60_000, 0, workers=workers)
+        store = _BusyShards(shards=12, workers=workers)
+        report = run_billing(store, _clock(0), lambda: 60_000, 0, workers=workers)
         assert report.failed == 0
-        assert gauge.peak == workers
+        assert store.gauge.peak == workers
 
 
 def test_the_budget_is_the_lambda_countdown_when_there_is_one():

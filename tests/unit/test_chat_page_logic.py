@@ -1,5 +1,6 @@
 """The chat page's sync logic (web/js: never smaller, never skip, resume, retries) is
 JavaScript; its tests run under node's own test runner, and `make test` runs them here."""
+
 import re
 import shutil
 import subprocess

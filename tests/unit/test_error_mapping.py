@@ -1,5 +1,6 @@
 """SPEC: every error is JSON {"error": CODE, "message": text} with a stable CODE and the
 status of the SPEC table; Chalice's own error bodies are reshaped to the same form."""
+
 import importlib
 import inspect
 import json
@@ -33,8 +34,11 @@ def _import_the_code():
 
 _import_the_code()
 DOMAIN_ERRORS = sorted(
-    (cls for cls in all_subclasses(DomainError)
-     if not inspect.isabstract(cls) and cls.__module__.startswith("chalicelib.")),
+    (
+        cls
+        for cls in all_subclasses(DomainError)
+        if not inspect.isabstract(cls) and cls.__module__.startswith("chalicelib.")
+    ),
     key=lambda cls: cls.__name__,
 )
 
@@ -66,8 +70,14 @@ def wire(response):
 def test_the_domain_has_the_errors_spec_needs():
     names = {cls.__name__ for cls in DOMAIN_ERRORS}
     assert {
-        "InvalidRequest", "Unauthenticated", "SessionNotFound", "AdvisorNotFound",
-        "InsufficientCredit", "ActiveSessionExists", "SessionIdTaken", "ServiceUnavailable",
+        "InvalidRequest",
+        "Unauthenticated",
+        "SessionNotFound",
+        "AdvisorNotFound",
+        "InsufficientCredit",
+        "ActiveSessionExists",
+        "SessionIdTaken",
+        "ServiceUnavailable",
     } <= names
 
 
@@ -161,6 +171,7 @@ def test_a_successful_view_passes_through_untouched():
 
 
 # --- Chalice's own error bodies ---
+
 
 def test_reshape_bad_request():
     response = Response(body={"Code": "BadRequestError", "Message": "x"}, status_code=400)

@@ -1,13 +1,15 @@
 """Epoch ms and their ISO twins; schema-1 epoch seconds (maybe fractional) to exact ms."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain.instants import day_of, iso_ms, seconds_to_ms
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -38,7 +40,7 @@ def test_iso_ms_none_stays_none():
 def test_iso_ms_round_trips_exactly(epoch_ms):
     iso = iso_ms(epoch_ms)
     assert iso.endswith("Z") and len(iso) == len("2026-11-27T20:14:27.001Z")
-    parsed = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    parsed = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert (parsed - EPOCH) // timedelta(milliseconds=1) == epoch_ms
 
 

@@ -1,16 +1,19 @@
 """Schema-1 rules without AWS: which records an upgrade refuses, the schema-1 end time, the
 believable start, and the backfill's state file."""
+
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from chalicelib.domain.errors import LegacyRecordUnusable
 from chalicelib.legacy import rules as legacy
 from chalicelib.legacy.checkpoint import KEPT_SKIPPED_IDS, Checkpoint, StateMismatch, Tally
-from chalicelib.domain.errors import LegacyRecordUnusable
-from chalicelib.store.records import from_raw, to_session
 from chalicelib.store.models import SessionItem
-from tests.unit.factories import MINUTE, T0, make_session
+from chalicelib.store.records import from_raw, to_session
+from harness.clock import MINUTE_MS, START_MS
+from harness.factories import make_session
 
 BASE = {
     "session_id": {"S": "old-0001"},
@@ -18,7 +21,7 @@ BASE = {
     "advisor_id": {"S": "advisor-1"},
     "status": {"S": "active"},
     "rate_per_minute": {"N": "150"},
-    "created_at": {"N": "1795810000.5"},
+    "created_at": {"N": f"{START_MS // 1000}.5"},  # epoch seconds, as schema 1 wrote them
 }
 
 
@@ -28,9 +31,9 @@ def read(**changes):
 
 
 def test_a_schema1_end_time_in_epoch_seconds_is_read_as_the_end():
-    session = read(status={"S": "ended"}, ended_at={"N": "1795810095.2505"})
-    assert session.ended_at_ms == 1_795_810_095_251
-    assert session.started_at_ms == 1_795_810_000_500
+    session = read(status={"S": "ended"}, ended_at={"N": f"{START_MS // 1000 + 95}.2505"})
+    assert session.ended_at_ms == START_MS + 95_251  # half a millisecond rounds up
+    assert session.started_at_ms == START_MS + 500
 
 
 @pytest.mark.parametrize(
@@ -55,21 +58,22 @@ def test_records_an_upgrade_would_have_to_guess_about_are_refused(changes, probl
 
 
 @settings(max_examples=50, deadline=None)
-@given(offset_ms=st.integers(-10 * 365 * 24 * 60 * MINUTE, 2 * 60 * MINUTE))
+@given(offset_ms=st.integers(-10 * 365 * 24 * 60 * MINUTE_MS, 2 * 60 * MINUTE_MS))
 def test_a_start_is_believed_from_2001_until_an_hour_ahead_of_our_clock(offset_ms):
-    session = make_session(started_at_ms=T0 + offset_ms)
-    problem = legacy.start_problem(session, T0)
-    believable = legacy.EARLIEST_START_MS <= T0 + offset_ms <= T0 + legacy.FUTURE_TOLERANCE_MS
+    session = make_session(started_at_ms=START_MS + offset_ms)
+    problem = legacy.start_problem(session, START_MS)
+    believable = legacy.EARLIEST_START_MS <= START_MS + offset_ms <= START_MS + legacy.FUTURE_TOLERANCE_MS
     assert (problem is None) == believable
 
 
 def test_a_start_in_seconds_of_1970_or_in_milliseconds_is_not_believed():
-    assert legacy.start_problem(make_session(started_at_ms=0), T0).startswith("start before 2001")
-    as_if_ms_were_seconds = make_session(started_at_ms=T0 * 1000)
-    assert legacy.start_problem(as_if_ms_were_seconds, T0) == "start more than an hour in the future"
+    assert legacy.start_problem(make_session(started_at_ms=0), START_MS).startswith("start before 2001")
+    as_if_ms_were_seconds = make_session(started_at_ms=START_MS * 1000)
+    assert legacy.start_problem(as_if_ms_were_seconds, START_MS) == "start more than an hour in the future"
 
 
 # --- the backfill's state file ---
+
 
 def test_a_checkpoint_resumes_each_segment_where_its_last_page_ended(tmp_path):
     path = tmp_path / "state.json"

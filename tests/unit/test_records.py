@@ -1,4 +1,5 @@
 """Stored items (schema 1 and 2) to the domain's Session, in memory: no table, no AWS call."""
+
 import json
 import os
 import subprocess
@@ -7,7 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain.instants import day_of, iso_ms
 from chalicelib.domain.session import (
@@ -20,7 +22,8 @@ from chalicelib.domain.session import (
 )
 from chalicelib.store.models import SessionItem
 from chalicelib.store.records import new_session_item, shard_of, to_session
-from tests.unit.factories import MINUTE, T0, make_session
+from harness.clock import MINUTE_MS, START_MS
+from harness.factories import make_session
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +45,7 @@ def schema1(**numbers):
 
 
 # --- schema 1 ---
+
 
 def test_schema1_with_timer_start_starts_at_the_timer():
     item = schema1(created_at="1700000000.25", timer_start="1700000015.5")
@@ -85,8 +89,14 @@ def test_schema1_charges_are_carried_as_legacy():
 
 
 def test_schema1_ended_without_end_time():
-    raw = dict(SCHEMA1_BASE, status={"S": "ended"}, created_at={"N": "1700000000"},
-               timer_start={"N": "1700000001"}, billed_minutes={"N": "7"}, charged={"N": "1050"})
+    raw = dict(
+        SCHEMA1_BASE,
+        status={"S": "ended"},
+        created_at={"N": "1700000000"},
+        timer_start={"N": "1700000001"},
+        billed_minutes={"N": "7"},
+        charged={"N": "1050"},
+    )
     session = to_session(SessionItem.from_raw_data(raw))
     assert session.status == ENDED
     assert session.ended_at_ms is None
@@ -115,7 +125,7 @@ def test_schema1_item_built_in_memory_with_python_numbers():
 @settings(max_examples=100, deadline=None)
 @given(
     created_ms=st.integers(1_000_000_000_000, 2_000_000_000_000),
-    delay_ms=st.one_of(st.none(), st.integers(0, 10 * MINUTE)),
+    delay_ms=st.one_of(st.none(), st.integers(0, 10 * MINUTE_MS)),
 )
 def test_schema1_start_rule_over_serialized_items(created_ms, delay_ms):
     fields = {"created_at": f"{created_ms // 1000}.{created_ms % 1000:03d}"}
@@ -131,14 +141,15 @@ def test_schema1_start_rule_over_serialized_items(created_ms, delay_ms):
 
 # --- schema 2 ---
 
+
 def test_new_session_item_holds_the_timer_start_and_its_twins():
-    session = make_session(session_id="sess_new_0001", started_at_ms=T0)
+    session = make_session(session_id="sess_new_0001", started_at_ms=START_MS)
     item = new_session_item(session, 16)
     raw = item.serialize()
-    assert raw["started_at_ms"] == {"N": str(T0)}
-    assert raw["started_at"] == {"S": iso_ms(T0)}
+    assert raw["started_at_ms"] == {"N": str(START_MS)}
+    assert raw["started_at"] == {"S": iso_ms(START_MS)}
     assert raw["started_at"]["S"].endswith("Z")
-    assert raw["started_day"] == {"S": day_of(T0)}
+    assert raw["started_day"] == {"S": day_of(START_MS)}
     assert raw["schema_version"] == {"N": str(CURRENT_SCHEMA)}
     assert raw["status"] == {"S": "active"}
     assert raw["billed_minutes"] == {"N": "0"}
@@ -151,7 +162,9 @@ def test_new_session_item_holds_the_timer_start_and_its_twins():
 
 @settings(max_examples=100, deadline=None)
 @given(
-    session_id=st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", min_size=8, max_size=64),
+    session_id=st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", min_size=8, max_size=64
+    ),
     started=st.integers(0, 4_102_444_800_000),
     rate=st.integers(0, 100_000),
     shards=st.integers(1, 64),
@@ -176,7 +189,7 @@ def test_schema2_item_with_end_and_legacy_fields_reads_back():
     session = make_session()
     item = new_session_item(session, 16)
     item.status = ENDED
-    item.ended_at_ms = T0 + 5 * MINUTE
+    item.ended_at_ms = START_MS + 5 * MINUTE_MS
     item.end_reason = "user"
     item.billed_minutes = 5
     item.charged = 5 * 199 + 300
@@ -184,13 +197,13 @@ def test_schema2_item_with_end_and_legacy_fields_reads_back():
     item.timer_init = LEGACY_TIMER_START
     back = to_session(SessionItem.from_raw_data(item.serialize()))
     assert back.status == ENDED
-    assert back.ended_at_ms == T0 + 5 * MINUTE
+    assert back.ended_at_ms == START_MS + 5 * MINUTE_MS
     assert back.end_reason == "user"
     assert back.billed_minutes == 5
     assert back.charged == 5 * 199 + 300
     assert back.legacy_charged == 300
     assert back.timer_init == LEGACY_TIMER_START
-    assert back.started_at_ms == T0
+    assert back.started_at_ms == START_MS
 
 
 @pytest.mark.parametrize(
@@ -206,6 +219,7 @@ def test_started_day_at_midnight(started, day):
 
 
 # --- shards ---
+
 
 @settings(max_examples=200, deadline=None)
 @given(session_id=st.text(min_size=1, max_size=64), shards=st.integers(1, 256))
@@ -233,6 +247,11 @@ def test_shard_of_is_stable_across_processes():
         env = dict(os.environ, PYTHONHASHSEED=seed)
         out = subprocess.run(
             [sys.executable, "-c", code, json.dumps(ids)],
-            cwd=PROJECT, env=env, capture_output=True, text=True, check=True, timeout=60,
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
         )
         assert json.loads(out.stdout.strip().splitlines()[-1]) == here

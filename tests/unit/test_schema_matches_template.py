@@ -1,5 +1,6 @@
 """The PynamoDB models and infra/resources.json describe the same tables (SPEC: the tested
 schema cannot drift from the deployed one)."""
+
 import copy
 
 import pytest
@@ -81,6 +82,7 @@ def schema_differences(model, props):
 
 
 # --- the real models against the real template ---
+
 
 def test_template_tables_are_exactly_the_models_tables():
     assert set(table_properties()) == SPEC_LOGICAL_IDS
@@ -175,6 +177,7 @@ def test_every_dynamodb_table_in_the_template_is_protected():
 
 
 # --- the check itself can fail ---
+
 
 def _gsi(props, name):
     return next(index for index in props["GlobalSecondaryIndexes"] if index["IndexName"] == name)

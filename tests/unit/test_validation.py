@@ -1,8 +1,10 @@
 """SPEC POST /sessions body: {"advisor_id": str, "session_id": optional 8-64 of [A-Za-z0-9_-]}."""
+
 import string
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.validation import check_path_session_id, parse_start_request
@@ -29,6 +31,7 @@ def invalid_session_ids(draw):
 
 
 # --- accepted ---
+
 
 def test_advisor_only():
     request = parse_start_request({"advisor_id": GOOD_ADVISOR})
@@ -66,6 +69,7 @@ def test_advisor_ids_of_other_systems_are_accepted(advisor_id):
 
 # --- refused ---
 
+
 @pytest.mark.parametrize("body", [None, [], [{"advisor_id": GOOD_ADVISOR}], "advisor", 42, 4.2, True, False])
 def test_body_must_be_an_object(body):
     with pytest.raises(InvalidRequest):
@@ -84,17 +88,32 @@ def test_advisor_id_of_the_wrong_type_is_refused(advisor_id):
         parse_start_request({"advisor_id": advisor_id})
 
 
-@pytest.mark.parametrize(
-    "advisor_id", ["a b", "a/b", "../etc", "x\n", "é", "a" * 10_000, "<script>", "a;b", "\x00"]
-)
+@pytest.mark.parametrize("advisor_id", ["a b", "a/b", "../etc", "x\n", "é", "a" * 10_000, "<script>", "a;b", "\x00"])
 def test_advisor_id_with_bad_characters_or_length_is_refused(advisor_id):
     with pytest.raises(InvalidRequest):
         parse_start_request({"advisor_id": advisor_id})
 
 
 @pytest.mark.parametrize(
-    "sid", [12345678, 1.5, True, False, [GOOD_SID], {"id": GOOD_SID}, "", "a" * 7, "a" * 65, "abcdefgh\n",
-            "abcd efgh", "abcd.efgh", "abcd/efgh", "abcdéfgh", "１２３４５６７８", "abcdefg\x00"]
+    "sid",
+    [
+        12345678,
+        1.5,
+        True,
+        False,
+        [GOOD_SID],
+        {"id": GOOD_SID},
+        "",
+        "a" * 7,
+        "a" * 65,
+        "abcdefgh\n",
+        "abcd efgh",
+        "abcd.efgh",
+        "abcd/efgh",
+        "abcdéfgh",
+        "１２３４５６７８",
+        "abcdefg\x00",
+    ],
 )
 def test_session_id_of_the_wrong_type_or_shape_is_refused(sid):
     with pytest.raises(InvalidRequest):
@@ -128,6 +147,7 @@ def test_a_bad_session_id_is_refused_even_with_a_bad_advisor(sid):
 
 # --- idempotency first: a repeated session_id answers whatever the rest of the body says ---
 
+
 @pytest.mark.parametrize("advisor_id", [None, 42, "", "a b", [], {"x": 1}, True])
 def test_bad_advisor_with_a_session_id_still_parses(advisor_id):
     body = {"session_id": GOOD_SID}
@@ -146,6 +166,7 @@ def test_missing_advisor_with_a_session_id_reports_the_problem():
 
 
 # --- path ids ---
+
 
 @settings(max_examples=100, deadline=None)
 @given(sid=valid_session_ids)

@@ -1,0 +1,175 @@
+"""What `make bench` reports: the summary table (printed) and bench/README.md (written), both
+from the figures in bench/results.json. `render(results)` is the README's whole text."""
+
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from bench.common import cell, table
+
+# The benchmarks in the order `make bench` runs them (bench/__main__.py), each with what it
+# measures and what it is measured against.
+BENCHMARKS: Dict[str, Tuple[str, str, str]] = {
+    # name: (title, what it measures, its baseline)
+    "seed_scenario": (
+        "The seed's scenario, old flow vs new (bench/seed_scenario.py)",
+        "Pages open at once on the local stage over real HTTP, each with its own timer from page load, "
+        "polling at 15 s and 30 s: how far the backend's `elapsed_seconds` is from the page's own count "
+        "(the snap), and how often snapping would move the display back a second or more.",
+        "The previous release's flow, emulated in the same run with schema-1 records whose timer starts "
+        "at the first poll: it shows the bug (a whole poll interval behind) that the new flow must not.",
+    ),
+    "requests_per_op": (
+        "DynamoDB requests per operation (bench/requests_per_op.py)",
+        "Requests counted on the wire (botocore) for a start, a poll and an end through the app in "
+        "process, and for one billing run: per session owing a minute, per session owing nothing, and "
+        "the shard queries.",
+        "SPEC's cost targets: start 2, poll 1, end <= 3, billing 1 per session owing a minute and 0 per "
+        "session owing nothing.",
+    ),
+    "billing": (
+        "The billing run (bench/billing.py)",
+        "Against moto's HTTP server in a child process: the requests and items one run reads as ended "
+        "sessions grow (0, 1 000, 10 000), its throughput, its scaling over shard workers with 5 ms "
+        "added per call, and its peak memory over 500 to 10 000 active sessions.",
+        "A bare loop replaying the very transactions the run sent, on the same data in the same "
+        "process (throughput), and the smallest table (reads and memory).",
+    ),
+    "cold_start": (
+        "Cold start (bench/cold_start.py)",
+        "The import time of app.py in fresh interpreters (median), and the size of "
+        "build/deployment.zip with what dominates it.",
+        "Importing the third-party modules the app imports, alone: the ratio is what our code adds.",
+    ),
+    "handler_overhead": (
+        "Handler overhead (bench/handler_overhead.py)",
+        "A poll through the Chalice app in process (routing, identity, validation, the view, logging).",
+        "The bare DynamoDB read the poll makes, on the same in-process moto backend, interleaved.",
+    ),
+    "load": (
+        "Load (bench/load.py)",
+        "Concurrent pollers and starters on the local stage over real HTTP with billing running "
+        "underneath: throughput, latency per operation, errors, any `elapsed_seconds` that decreased, "
+        "and whether the books add up afterwards.",
+        "GET /health with the same threads in the same run: the HTTP stack and the app with no DynamoDB call.",
+    ),
+}
+
+Check = Optional[Callable[[Any], bool]]
+
+# (label, path into the results, goal text, check)
+SUMMARY: List[Tuple[str, Tuple[str, ...], str, Check]] = [
+    (
+        "seed scenario, new flow: median snap s",
+        ("seed_scenario", "new", "snap_s_median"),
+        "<= 0.05",
+        lambda v: abs(v) <= 0.05,
+    ),
+    ("seed scenario, new flow: max |snap| s", ("seed_scenario", "new", "snap_s_max"), "<= 0.05", lambda v: v <= 0.05),
+    ("seed scenario, new flow: jumps back >= 1 s", ("seed_scenario", "new", "backward_jumps"), "0", lambda v: v == 0),
+    (
+        "seed scenario, old flow: median snap s",
+        ("seed_scenario", "old", "snap_s_median"),
+        "~15 (the bug)",
+        lambda v: v > 1,
+    ),
+    (
+        "seed scenario, old flow: jumps back >= 1 s",
+        ("seed_scenario", "old", "backward_jumps"),
+        "> 0 (the bug)",
+        lambda v: v > 0,
+    ),
+    ("requests: start", ("requests_per_op", "start"), "2", lambda v: v <= 2),
+    ("requests: poll", ("requests_per_op", "poll"), "1", lambda v: v == 1),
+    ("requests: end", ("requests_per_op", "end"), "<= 3", lambda v: v <= 3),
+    ("requests: billing, session owing a minute", ("requests_per_op", "bill_owing"), "1", lambda v: v == 1),
+    ("requests: billing, session owing nothing", ("requests_per_op", "bill_not_owing"), "0", lambda v: v == 0),
+    ("billing: index reads flat with 0/1k/10k ended sessions", ("billing", "reads_flat"), "yes", lambda v: v is True),
+    (
+        "billing: run throughput / bare transaction loop",
+        ("billing", "throughput", "ratio"),
+        ">= 0.7",
+        lambda v: v >= 0.7,
+    ),
+    (
+        "billing: peak memory 10k / 5k active sessions",
+        ("billing", "memory_ratio_full_pages"),
+        "~1 (flat)",
+        lambda v: v <= 1.2,
+    ),
+    ("cold start: import app / its dependencies", ("cold_start", "ratio"), "<= 1.15", lambda v: v <= 1.15),
+    ("cold start: deployment.zip MB", ("cold_start", "deployment_zip_bytes"), "-", None),
+    ("handler overhead: app poll / bare read", ("handler_overhead", "ratio"), "<= 1.5", lambda v: v <= 1.5),
+    ("load: requests per second", ("load", "per_s"), "-", None),
+    ("load: throughput / GET /health's", ("load", "throughput_vs_health"), "-", None),
+    ("load: errors", ("load", "errors"), "0", lambda v: v == 0),
+    ("load: elapsed decreases", ("load", "elapsed_decreases"), "0", lambda v: v == 0),
+    ("load: books mismatches", ("load", "books_mismatches"), "0", lambda v: v == 0),
+]
+
+
+def _get(results: dict, path: Sequence[str]) -> Any:
+    value: Any = results
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def summary_rows(results: dict) -> List[List[Any]]:
+    """[figure, measured, goal, met] for every figure the results hold."""
+    rows = []
+    for label, path, goal, check in SUMMARY:
+        value = _get(results, path)
+        if value is None:
+            continue
+        if path[-1] == "deployment_zip_bytes":
+            value = value / 1e6
+        rows.append([label, value, goal, "-" if check is None else ("yes" if check(value) else "NO")])
+    return rows
+
+
+def summary_table(results: dict) -> str:
+    """The plain-text table `make bench` prints."""
+    return table("summary", ["figure", "measured", "goal", "met"], summary_rows(results))
+
+
+def _markdown_table(header: Sequence[str], rows: List[List[Any]]) -> List[str]:
+    def line(cells):
+        return "| " + " | ".join(cell(c).replace("|", "\\|") for c in cells) + " |"
+
+    return [line(header), "|" + "|".join("---" for _ in header) + "|", *(line(row) for row in rows)]
+
+
+def render(results: dict) -> str:
+    """bench/README.md for these results."""
+    out = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (bench/report.py) from the figures in `bench/results.json`: do not "
+        "edit it by hand, `make bench` writes both. They are measurements, not tests: `make test` runs each benchmark "
+        "in its quick mode only, to prove it still works.",
+        "",
+        f"- measured: {results.get('when', 'unknown')}" + (" (quick mode)" if results.get("quick") else ""),
+        f"- machine: {results.get('machine', 'unknown')}",
+        "",
+        "## Summary",
+        "",
+        *_markdown_table(["figure", "measured", "goal", "met"], summary_rows(results)),
+        "",
+        '"met" is `-` for a figure with no goal: it is reported for comparison between runs.',
+    ]
+    for name, (title, measures, baseline) in BENCHMARKS.items():
+        if name not in results:
+            continue
+        seconds = results.get(f"{name}_seconds")
+        out += [
+            "",
+            f"## {title}",
+            "",
+            f"Measures: {measures}",
+            "",
+            f"Baseline: {baseline}",
+        ]
+        if seconds is not None:
+            out += ["", f"Run time: {seconds} s."]
+    return "\n".join(out) + "\n"

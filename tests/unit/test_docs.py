@@ -1,0 +1,41 @@
+"""The documents stay true to the repository: a short README, links that resolve inside it,
+and every test docs/guarantees.md cites still exists."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+DOCUMENTS = sorted([PROJECT / "README.md", *(PROJECT / "docs").glob("*.md"), *(PROJECT / "web").glob("*.md")])
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+CITED_TEST = re.compile(r"`(tests/[\w/]+\.py)::(\w+)")
+
+
+def test_the_readme_stays_short():
+    assert (PROJECT / "README.md").stat().st_size < 8 * 1024
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(PROJECT)))
+def test_relative_links_resolve_inside_the_repository(document):
+    text = document.read_text()
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = (document.parent / target.split("#")[0]).resolve()
+        if not path.is_relative_to(PROJECT) or not path.exists():
+            broken.append(target)
+    assert broken == []
+    assert "../shared" not in text
+
+
+def test_every_test_the_guarantees_cite_exists():
+    cited = CITED_TEST.findall((PROJECT / "docs" / "guarantees.md").read_text())
+    assert len(cited) > 50
+    missing = [
+        f"{path}::{name}"
+        for path, name in cited
+        if not (PROJECT / path).exists() or f"def {name}(" not in (PROJECT / path).read_text()
+    ]
+    assert missing == []
