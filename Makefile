@@ -5,9 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test test-unit test-integration test-e2e bench package backfill reconcile clean
+.PHONY: install run test lint test-unit test-integration test-e2e bench package backfill reconcile clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
@@ -19,9 +19,16 @@ install: $(STAMP)
 run: install
 	exec $(BIN)/python -m chalicelib.local
 
-## the whole suite (CI runs this)
-test: install
+## the whole suite (CI runs this): lint and types first, they take seconds
+test: install lint
 	$(BIN)/python -m pytest
+
+## ruff (lint and format) over everything, mypy over app.py and chalicelib (strict on domain
+## and services); settings in pyproject.toml. `$(BIN)/ruff format .` fixes the formatting.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit
@@ -50,7 +57,7 @@ backfill: install
 	$(BIN)/python -m chalicelib.legacy.backfill $(ARGS)
 
 ## check that balances, the ledger and the sessions agree; exits 1 naming each mismatch
-## (README "Billing"); the local stage: DYNAMODB_ENDPOINT=http://127.0.0.1:8001 make reconcile
+## (docs/billing.md); the local stage: DYNAMODB_ENDPOINT=http://127.0.0.1:8001 make reconcile
 reconcile: install
 	$(BIN)/python -m chalicelib.reconcile $(ARGS)
 
