@@ -6,7 +6,7 @@ time, billing running underneath.
   their display freezes at the cap and a billing run ends them while they are polled.
 - starters: each loops new user -> start -> poll -> end -> poll.
 
-Every request of a session is sent after the previous reply arrived, so SPEC timer rule 3
+Every request of a session is sent after the previous reply arrived, so the contract's timer rule 3
 applies: a session's `elapsed_seconds` never decreases; each violation is counted. Any status
 other than the expected one, or a failed connection, is an error.
 

@@ -22,7 +22,7 @@ BENCHMARKS: Dict[str, Tuple[str, str, str]] = {
         "Requests counted on the wire (botocore) for a start, a poll and an end through the app in "
         "process, and for one billing run: per session owing a minute, per session owing nothing, and "
         "the shard queries.",
-        "SPEC's cost targets: start 2, poll 1, end <= 3, billing 1 per session owing a minute and 0 per "
+        "the contract's cost targets: start 2, poll 1, end <= 3, billing 1 per session owing a minute and 0 per "
         "session owing nothing.",
     ),
     "billing": (

@@ -2,7 +2,7 @@
 
 Start, poll and end go through the Chalice app in-process; the billing figures come from one
 run over the active index, split into the shard queries (fixed per run) and the requests
-spent per session owing a new minute and per session owing nothing. SPEC's targets: start 2,
+spent per session owing a new minute and per session owing nothing. The contract's targets: start 2,
 poll 1, end <= 3, billing 1 per session owing a minute and 0 per session owing nothing.
 """
 

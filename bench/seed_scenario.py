@@ -10,7 +10,7 @@ computed its answer (`server_time`; page and server share this machine's clock),
 a page would see it (its clock at the midpoint of the round trip). A poll "jumps back" when
 snapping to the backend would move the display back a whole second or more (the seed's
 bug); it "flickers" when the backend's whole seconds are merely below the page's (a few ms
-behind, across a second boundary: SPEC's never-smaller rule on the page absorbs that).
+behind, across a second boundary: the contract's never-smaller rule on the page absorbs that).
 
 Old flow: the previous release wrote the record first and started its timer at the first
 poll. It is emulated with schema-1 records written as that release wrote them (no

@@ -1,8 +1,8 @@
 """Records of the previous release (schema 1), written the way it wrote them: raw DynamoDB
 JSON through boto3, no PynamoDB model in between, times in epoch seconds (often fractional).
 
-`legacy_records(now_ms)` holds one record of every kind SPEC and the field allow, each with
-the start SPEC's rule gives it (worked out by hand here, not by the code under test), or
+`legacy_records(now_ms)` holds one record of every kind the contract and the field allow, each with
+the start the contract's rule gives it (worked out by hand here, not by the code under test), or
 the reason an upgrade must refuse it.
 """
 
@@ -30,7 +30,7 @@ def seconds(ms: int) -> str:
 @dataclass(frozen=True)
 class LegacyRecord:
     item: dict  # DynamoDB JSON, as the previous release stored it
-    start_ms: Optional[int] = None  # SPEC's start (None when the record is unusable)
+    start_ms: Optional[int] = None  # the contract's start (None when the record is unusable)
     init: Optional[str] = None
     problem: Optional[str] = None  # why no upgrade may touch it
     billed_minutes: int = 0

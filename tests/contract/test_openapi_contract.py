@@ -157,7 +157,7 @@ def test_the_views_fields_are_exactly_the_documented_ones():
     always = set.intersection(*(set(view) for view in views()))
     assert seen == set(documented["properties"]), "fields on one side only"
     assert always == set(documented["required"]), "required in the document = present in every view"
-    assert seen - always == {"balance"}  # SPEC: present only when the caller is the user
+    assert seen - always == {"balance"}  # the contract: present only when the caller is the user
     timer = SCHEMAS["Timer"]
     assert {key for view in views() for key in view["timer"]} == set(timer["properties"]) == set(timer["required"])
 

@@ -1,4 +1,4 @@
-"""SPEC's billing rules over real HTTP on the local stage, billed by its driver (every 2 s
+"""The contract's billing rules over real HTTP on the local stage, billed by its driver (every 2 s
 here): credits running out end the session where the paid minutes end, to the millisecond,
 the polls agree with the run, and `make reconcile` finds the books in order afterwards."""
 

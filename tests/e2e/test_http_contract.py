@@ -1,4 +1,4 @@
-"""Every row of SPEC's HTTP table, over real HTTP on the local stage."""
+"""Every row of the contract's HTTP table, over real HTTP on the local stage."""
 
 import time
 import uuid

@@ -1,5 +1,5 @@
 """The seed's scenario in real time: a page starts its timer at load, creates the session,
-polls at 15 s and 30 s. The backend's elapsed time must agree with the page's (SPEC: within
+polls at 15 s and 30 s. The backend's elapsed time must agree with the page's (docs/contract.md: within
 0.05 s; the seed's own criterion is 1 s) and never go back."""
 
 import time

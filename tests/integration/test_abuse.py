@@ -147,7 +147,7 @@ def sent_keys(monkeypatch):
 
 
 def test_a_bad_advisor_id_next_to_a_valid_session_id_never_reaches_a_key(api, demo, sent_keys):
-    """The idempotency check must read first (SPEC), but only with the ids that passed."""
+    """The idempotency check must read first (docs/contract.md), but only with the ids that passed."""
     status, body, _ = api.start(demo["user"], "evil\u202eid-0001", session_id="abuse-session-02")
     assert status == 400 and body["error"] == "invalid_request"
     assert sent_keys and not any("evil" in request for request in sent_keys)

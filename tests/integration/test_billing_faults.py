@@ -1,5 +1,5 @@
 """Throttling, service errors and timeouts on any call of a run: nothing lost, nothing charged
-twice, and the next run catches up to exactly what SPEC says is owed."""
+twice, and the next run catches up to exactly what the contract says is owed."""
 
 import pytest
 
@@ -14,7 +14,7 @@ from harness.faults import INTERNAL, THROTTLED, TIMEOUT, failing_call
 START_BALANCES = {"flt-ua": 10_000, "flt-ub": 250, "flt-uc": 10_000}
 
 # (status, billed_minutes, charged, ended after start ms, end_reason) once billing caught up,
-# by SPEC's arithmetic at 100 a minute: a owes 3 started minutes; b's 250 pay 2 of the 7 it
+# by the contract's arithmetic at 100 a minute: a owes 3 started minutes; b's 250 pay 2 of the 7 it
 # ran, so it ends at minute 2; c has just started and owes nothing.
 CAUGHT_UP = {
     "flt-a": ("active", 3, 300, None, None),

@@ -1,5 +1,5 @@
 """Random interleavings of start, poll, end, billing runs and the clock moving, on moto,
-checked step by step against a plain-Python model of SPEC (written from its text, sharing no
+checked step by step against a plain-Python model of the contract (written from its text, sharing no
 code with chalicelib/domain)."""
 
 from dataclasses import dataclass
@@ -28,7 +28,7 @@ ADVISORS = {"m-a100": 100, "m-a199": 199}
 
 @dataclass
 class Modelled:
-    """One session as SPEC describes it."""
+    """One session as the contract describes it."""
 
     user: str
     advisor: str
@@ -45,7 +45,7 @@ class Modelled:
 
 
 class Spec:
-    """SPEC's billing and timer rules over plain integers."""
+    """The contract's billing and timer rules over plain integers."""
 
     def __init__(self, balances: Dict[str, int]):
         self.balances = dict(balances)

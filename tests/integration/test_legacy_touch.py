@@ -1,4 +1,4 @@
-"""Schema-1 records touched through the API: read with SPEC's start, upgraded once in place,
+"""Schema-1 records touched through the API: read with the contract's start, upgraded once in place,
 then polled, ended and billed like new sessions (chalice.test.Client on moto)."""
 
 import pytest
@@ -33,7 +33,7 @@ def expected_elapsed_s(record, now_ms):
     if record.active:
         return round((now_ms - record.start_ms) / 1000, 3)
     if record.ended_at_ms is None:
-        return record.billed_minutes * 60  # SPEC: an ended record without an end time
+        return record.billed_minutes * 60  # the contract: an ended record without an end time
     return round((record.ended_at_ms - record.start_ms) / 1000, 3)
 
 

@@ -4,7 +4,7 @@ One advisor, two users; the first user also has an active session of the previou
 (schema 1, not yet upgraded), the second one a session already running. Hypothesis picks a
 handful of operations (starts, polls by either party, ends by either party, billing runs, the
 backfill's upgrade), runs them all at once, and chooses at every DynamoDB request which one
-goes on and how far the clock moves. After every step the tables must hold SPEC's invariants;
+goes on and how far the clock moves. After every step the tables must hold the contract's invariants;
 at the end, every view must fit the timer rules. `make explore` runs it with many more
 examples (EXPLORE_EXAMPLES).
 """

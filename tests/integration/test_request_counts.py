@@ -1,4 +1,4 @@
-"""SPEC's cost targets, counted on the wire (botocore), not guessed."""
+"""The contract's cost targets, counted on the wire (botocore), not guessed."""
 
 
 def test_start_poll_end_request_budget(api, demo, clock, dynamo_calls):

@@ -1,4 +1,4 @@
-"""POST /sessions: every answer of SPEC's table, and what each one leaves in the tables."""
+"""POST /sessions: every answer of the contract's table, and what each one leaves in the tables."""
 
 from chalicelib.domain.instants import iso_ms
 from harness.dynamo import active_sessions_of, add_user, all_sessions, balance_of, session_item

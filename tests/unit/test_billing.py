@@ -1,4 +1,4 @@
-"""SPEC "Billing rules": ending and billing decide Charges; the tests apply them and keep the
+"""docs/contract.md "Billing rules": ending and billing decide Charges; the tests apply them and keep the
 balance themselves, the way the store's transaction would."""
 
 from hypothesis import assume, given, settings

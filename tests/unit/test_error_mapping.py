@@ -1,5 +1,5 @@
-"""SPEC: every error is JSON {"error": CODE, "message": text} with a stable CODE and the
-status of the SPEC table; Chalice's own error bodies are reshaped to the same form."""
+"""The contract: every error is JSON {"error": CODE, "message": text} with a stable CODE and the
+status of the contract's table; Chalice's own error bodies are reshaped to the same form."""
 
 import importlib
 import inspect

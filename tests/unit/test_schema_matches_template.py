@@ -1,4 +1,4 @@
-"""The PynamoDB models and infra/resources.json describe the same tables (SPEC: the tested
+"""The PynamoDB models and infra/resources.json describe the same tables (docs/contract.md: the tested
 schema cannot drift from the deployed one)."""
 
 import copy
@@ -11,7 +11,7 @@ from pynamodb.models import Model
 from chalicelib.local.tables import load_template, table_properties
 from chalicelib.store.models import TABLES, AccountItem, AdvisorItem, LedgerItem, SessionItem
 
-SPEC_LOGICAL_IDS = {"SessionsTable", "AccountsTable", "AdvisorsTable", "LedgerTable"}
+CONTRACT_LOGICAL_IDS = {"SessionsTable", "AccountsTable", "AdvisorsTable", "LedgerTable"}
 
 
 def _keys(key_schema):
@@ -85,8 +85,8 @@ def schema_differences(model, props):
 
 
 def test_template_tables_are_exactly_the_models_tables():
-    assert set(table_properties()) == SPEC_LOGICAL_IDS
-    assert set(TABLES) == SPEC_LOGICAL_IDS
+    assert set(table_properties()) == CONTRACT_LOGICAL_IDS
+    assert set(TABLES) == CONTRACT_LOGICAL_IDS
 
 
 @pytest.mark.parametrize("logical_id", sorted(TABLES))
@@ -157,7 +157,7 @@ def test_stored_attributes_have_the_spec_types(model, attribute, kind):
     assert type(attributes[attribute]) is kind
 
 
-@pytest.mark.parametrize("logical_id", sorted(SPEC_LOGICAL_IDS))
+@pytest.mark.parametrize("logical_id", sorted(CONTRACT_LOGICAL_IDS))
 def test_every_table_is_protected_and_on_demand(logical_id):
     resource = load_template()["Resources"][logical_id]
     assert resource["Type"] == "AWS::DynamoDB::Table"

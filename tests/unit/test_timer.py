@@ -1,4 +1,4 @@
-"""SPEC "Timer rules" and the started-minute rule of "Billing rules", on pure values."""
+"""docs/contract.md "Timer rules" and the started-minute rule of "Billing rules", on pure values."""
 
 import pytest
 from hypothesis import given, settings

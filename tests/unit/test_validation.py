@@ -1,4 +1,4 @@
-"""SPEC POST /sessions body: {"advisor_id": str, "session_id": optional 8-64 of [A-Za-z0-9_-]}."""
+"""The contract's POST /sessions body: {"advisor_id": str, "session_id": optional 8-64 of [A-Za-z0-9_-]}."""
 
 import string
 
@@ -121,7 +121,7 @@ def test_session_id_of_the_wrong_type_or_shape_is_refused(sid):
 
 
 def test_null_session_id_never_becomes_a_key():
-    # SPEC: session_id is an optional string. A JSON null is either refused or means "absent";
+    # the contract: session_id is an optional string. A JSON null is either refused or means "absent";
     # it must never reach a DynamoDB key as a value.
     try:
         request = parse_start_request({"advisor_id": GOOD_ADVISOR, "session_id": None})

@@ -1,4 +1,4 @@
-"""SPEC "Session view", and timer rule 3 (elapsed never decreases) as the view shows it."""
+"""docs/contract.md "Session view", and timer rule 3 (elapsed never decreases) as the view shows it."""
 
 import re
 from datetime import UTC, datetime, timedelta
@@ -21,7 +21,7 @@ from chalicelib.domain.view import session_view
 from harness.clock import MINUTE_MS, START_MS
 from harness.factories import make_session
 
-SPEC_FIELDS = {
+CONTRACT_FIELDS = {
     "session_id",
     "user_id",
     "advisor_id",
@@ -58,7 +58,7 @@ def ms_of(seconds):
 def test_view_of_the_user_has_exactly_the_spec_fields():
     session = make_session(billed_minutes=1, charged=199)
     view = session_view(session, 5_000, session.user_id, START_MS + 61_500)
-    assert set(view) == SPEC_FIELDS
+    assert set(view) == CONTRACT_FIELDS
     assert set(view["timer"]) == {"state", "initialized"}
 
 
@@ -97,7 +97,7 @@ def test_balance_is_only_shown_to_the_sessions_user():
     session = make_session(user_id="user-1", advisor_id="advisor-1")
     for_advisor = session_view(session, 5_000, "advisor-1", START_MS + 1_000)
     assert "balance" not in for_advisor
-    assert set(for_advisor) == SPEC_FIELDS - {"balance"}
+    assert set(for_advisor) == CONTRACT_FIELDS - {"balance"}
     assert session_view(session, 5_000, "user-1", START_MS + 1_000)["balance"] == 5_000
 
 
