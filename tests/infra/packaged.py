@@ -15,6 +15,8 @@ PROJECT = Path(__file__).resolve().parents[2]
 MERGE_TEMPLATE = "infra/resources.json"
 OUT = PROJECT / "build" / "infra-tests"
 DEPLOYED_STAGES = ("dev", "prod")
+# API Gateway's catch-all for the methods a path does not define (answered 405 by a mock)
+ANY_METHOD = "x-amazon-apigateway-any-method"
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 
@@ -70,11 +72,16 @@ class Template:
         return api["Properties"]
 
     def operations(self) -> Iterator[Tuple[str, str, dict]]:
-        """(path, method, operation) of every route but CORS preflights."""
+        """(path, method, operation) of every route but CORS preflights and wrong-method answers."""
         for path, methods in self.api["DefinitionBody"]["paths"].items():
             for method, operation in methods.items():
-                if method != "options":
+                if method not in ("options", ANY_METHOD):
                     yield path, method, operation
+
+    def wrong_method_answers(self) -> Iterator[Tuple[str, List[str], dict]]:
+        """(path, the methods it defines, its catch-all operation) of every path."""
+        for path, methods in self.api["DefinitionBody"]["paths"].items():
+            yield path, [m for m in methods if m != ANY_METHOD], methods.get(ANY_METHOD, {})
 
     def preflights(self) -> Iterator[Tuple[str, dict]]:
         for path, methods in self.api["DefinitionBody"]["paths"].items():
@@ -112,3 +119,37 @@ def grants(statements: List[dict], service: str = "dynamodb:") -> set:
             if action.startswith(service) or action == "*":
                 pairs |= {(action, resource_key(r)) for r in as_list(statement["Resource"])}
     return pairs
+
+
+# ELF e_machine values (the ELF specification's registry)
+ELF_MACHINES = {3: "x86", 40: "arm", 62: "x86_64", 183: "aarch64"}
+LAMBDA_MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
+
+
+def compiled_code(zip_path: Path) -> Dict[str, str]:
+    """Every compiled file in a deployment zip and the architecture it was built for: ELF
+    shared objects by their header, and wheels by the platform tags their WHEEL file names."""
+    import zipfile
+
+    found = {}
+    with zipfile.ZipFile(zip_path) as archive:
+        for name in archive.namelist():
+            if name.endswith((".dylib", ".pyd", ".dll")):
+                found[name] = "not linux"
+                continue
+            if name.endswith(".dist-info/WHEEL"):
+                tags = [line.split(":", 1)[1].strip() for line in archive.read(name).decode().splitlines()
+                        if line.startswith("Tag:")]
+                platforms = {tag.rsplit("-", 1)[-1] for tag in tags} - {"any"}
+                for platform in platforms:
+                    found[f"{name} ({platform})"] = next(
+                        (m for m in ELF_MACHINES.values() if platform.endswith("_" + m)), platform
+                    )
+                continue
+            with archive.open(name) as member:
+                header = member.read(20)
+            if header[:4] == b"\x7fELF":
+                byte_order = "little" if header[5] == 1 else "big"
+                machine = int.from_bytes(header[18:20], byte_order)
+                found[name] = ELF_MACHINES.get(machine, f"machine {machine}")
+    return found
