@@ -138,8 +138,11 @@ def compiled_code(zip_path: Path) -> Dict[str, str]:
                 found[name] = "not linux"
                 continue
             if name.endswith(".dist-info/WHEEL"):
-                tags = [line.split(":", 1)[1].strip() for line in archive.read(name).decode().splitlines()
-                        if line.startswith("Tag:")]
+                tags = [
+                    line.split(":", 1)[1].strip()
+                    for line in archive.read(name).decode().splitlines()
+                    if line.startswith("Tag:")
+                ]
                 platforms = {tag.rsplit("-", 1)[-1] for tag in tags} - {"any"}
                 for platform in platforms:
                     found[f"{name} ({platform})"] = next(
