@@ -1,13 +1,16 @@
 """Start `python -m chalicelib.local` (what `make run` runs) on free ports, and stop it."""
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -120,3 +123,24 @@ class RunningStage:
             },
         )
         return advisor_id
+
+
+@contextlib.contextmanager
+def serving_api(app) -> Iterator[str]:
+    """The local stage's API server alone (as `make run` builds it) on a free port of
+    127.0.0.1, in this process: its base URL. The DynamoDB it talks to is the caller's."""
+    from chalice.config import Config
+
+    from chalicelib.local.api_server import make_api_server
+
+    chalice_class = app.__class__  # make_api_server turns the app into chalice local's class
+    api = make_api_server(app, Config.create(chalice_stage="local", app_name="session-timer"), "127.0.0.1", 0)
+    thread = threading.Thread(target=api.server.serve_forever, name="api", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{api.server.server_address[1]}"
+    finally:
+        api.server.shutdown()
+        api.server.server_close()
+        thread.join(timeout=5)
+        app.__class__ = chalice_class

@@ -5,6 +5,7 @@ from chalice import Blueprint, Response
 from chalicelib.api import dependencies as deps
 from chalicelib.api.errors import JSON_HEADERS, json_errors
 from chalicelib.api.identity import caller_id
+from chalicelib.api.public_path import session_location
 from chalicelib.api.request_input import json_body, request_time_ms
 from chalicelib.api.route_options import user_route_options
 from chalicelib.domain.validation import check_path_session_id, parse_start_request
@@ -24,11 +25,12 @@ def start():
     started = start_session(
         deps.store(), deps.clock, caller, parse_start_request(json_body(request)), request_time_ms(request)
     )
-    session_id = started.view["session_id"]
+    # Under the stage or base path the client came through (api/public_path.py).
+    location = session_location(request.context, started.view["session_id"])
     return Response(
         body=started.view,
         status_code=201 if started.created else 200,
-        headers={**JSON_HEADERS, "Location": f"/sessions/{session_id}"},
+        headers={**JSON_HEADERS, "Location": location},
     )
 
 

@@ -7,16 +7,14 @@ Here the local stage's own API server (chalicelib/local/api_server.py) runs in-p
 against moto's server and is asked over real HTTP. Deployed stages keep one origin.
 """
 
-import threading
-
 import pytest
-from chalice.config import Config
 
 from app import app
 from chalicelib.api.route_options import cors, local_allowed_origin, loopback_origins
-from chalicelib.local.api_server import answer_origin, make_api_server
+from chalicelib.local.api_server import answer_origin
 from harness.dynamo import add_advisor, add_user
 from harness.http import call
+from harness.local_stage import serving_api
 
 WEB_PORT = 8002
 PAGE_ORIGINS = ["http://localhost:8002", "http://127.0.0.1:8002", "http://[::1]:8002"]
@@ -107,17 +105,8 @@ def local_api(moto_server, monkeypatch):
     monkeypatch.setenv("STAGE", "local")
     monkeypatch.setenv("WEB_PORT", str(WEB_PORT))
     monkeypatch.setenv("CORS_ORIGIN", f"http://localhost:{WEB_PORT}")
-    chalice_class = app.__class__  # make_api_server turns the app into chalice local's class
-    api = make_api_server(app, Config.create(chalice_stage="local", app_name="session-timer"), "127.0.0.1", 0)
-    thread = threading.Thread(target=api.server.serve_forever, name="api", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{api.server.server_address[1]}"
-    finally:
-        api.server.shutdown()
-        api.server.server_close()
-        thread.join(timeout=5)
-        app.__class__ = chalice_class
+    with serving_api(app) as base:
+        yield base
 
 
 def _headers(reply):
