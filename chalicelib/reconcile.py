@@ -18,7 +18,7 @@ What it checks (the billing rules of docs/contract.md), across the tables:
   that repair; every other record is still checked.
 
 Exit status: 1 for any finding, an unusable record included (each one needs a person); 2 only
-when the tables themselves could not be read (a DynamoDB error).
+when the tables themselves could not be read (a DynamoDB error, or no region configured).
 
 It reads whole tables: an operator's command, never run on a request path. Tables read one
 after another are not one snapshot, so a charge committed while it reads can look like a
@@ -39,7 +39,7 @@ from chalicelib.domain.errors import LegacyRecordUnusable
 from chalicelib.domain.session import AT_CREATION, Session
 from chalicelib.domain.timer import minutes_owed, raw_elapsed_ms
 from chalicelib.legacy.rules import start_problem
-from chalicelib.settings import current
+from chalicelib.settings import ConfigurationError, current, default_for_local_endpoint
 from chalicelib.store.books import Books
 from chalicelib.store.records import to_account
 
@@ -214,8 +214,14 @@ def main(argv=None, clock: Clock = system_clock) -> int:
     )
     parser.add_argument("--settle-seconds", type=float, default=1.0, help="pause before re-reading what looked wrong")
     args = parser.parse_args(argv)
+    if os.environ.get("DYNAMODB_ENDPOINT"):
+        default_for_local_endpoint()
     settings = current()
-    books = Books(settings)
+    try:
+        books = Books(settings)
+    except ConfigurationError as error:
+        print(f"reconcile: {error}", file=sys.stderr)
+        return 2
     where = settings.dynamodb_endpoint or f"DynamoDB {settings.region}"
     try:
         mismatches = reconcile(books, clock, args.max_lag_minutes, args.settle_seconds)

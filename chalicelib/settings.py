@@ -7,15 +7,27 @@ and the local stage sets them after importing some modules, so every reader call
 
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, MutableMapping, Optional
+
+import botocore.exceptions
+import botocore.session
 
 LOCAL_STAGE = "local"
+# The region of the local stage's DynamoDB (moto keeps tables per region): what `make run`
+# gives its tables unless AWS_REGION or AWS_DEFAULT_REGION says otherwise.
+LOCAL_ENDPOINT_REGION = "us-east-1"
+# `make run`'s DynamoDB port, unless DYNAMODB_PORT moved it
+LOCAL_DYNAMODB_PORT = "8001"
+
+
+class ConfigurationError(Exception):
+    """The environment lacks something a command needs; the message says what to set."""
 
 
 @dataclass(frozen=True)
 class Settings:
     stage: str
-    region: str
+    region: Optional[str]  # None: none configured anywhere (see `connect_region`)
     sessions_table: str
     accounts_table: str
     advisors_table: str
@@ -30,18 +42,61 @@ class Settings:
     def is_local(self) -> bool:
         return self.stage == LOCAL_STAGE
 
+    def connect_region(self) -> str:
+        """The region a store client connects to. None is refused here rather than left to a
+        default (the models' us-east-1): the tables would silently be another region's."""
+        if self.region is None:
+            raise ConfigurationError(_NO_REGION + _profile_note(os.environ))
+        return self.region
+
+
+_NO_REGION = (
+    "no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION), or AWS_PROFILE to a profile"
+    " with a region in ~/.aws/config (or AWS_CONFIG_FILE)"
+)
+
+
+def _profile_note(env: Mapping[str, str]) -> str:
+    profile = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE")
+    return f"; profile {profile!r} has no region or does not exist" if profile else ""
+
+
+def resolve_region() -> Optional[str]:
+    """As the AWS CLI resolves it: AWS_REGION, else AWS_DEFAULT_REGION, else the profile's
+    (AWS_PROFILE or the default profile, in ~/.aws/config or AWS_CONFIG_FILE), else None.
+    Lambda always sets AWS_REGION, so only an operator's command ever reads the config file."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        return region
+    try:
+        configured = botocore.session.Session().get_config_variable("region")
+    except botocore.exceptions.ProfileNotFound:  # connect_region's message names the profile
+        return None
+    return str(configured) if configured else None
+
+
+def _dynamodb_endpoint(env: MutableMapping[str, str]) -> Optional[str]:
+    endpoint = env.get("DYNAMODB_ENDPOINT") or None
+    if endpoint is None and env.get("STAGE") == LOCAL_STAGE and env.get("AWS_CHALICE_CLI_MODE") == "true":
+        # `chalice local --stage local` (the Chalice CLI marks its processes so): `make run`'s
+        # DynamoDB, never the real one of whatever credentials the shell holds.
+        endpoint = f"http://127.0.0.1:{env.get('DYNAMODB_PORT', LOCAL_DYNAMODB_PORT)}"
+        default_for_local_endpoint(env)
+    return endpoint
+
 
 def current() -> Settings:
     env = os.environ
+    dynamodb_endpoint = _dynamodb_endpoint(env)
     return Settings(
         # Unset means "not the local stage": the X-User-Id header is then never honoured.
         stage=env.get("STAGE", ""),
-        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        region=resolve_region(),
         sessions_table=env.get("SESSIONS_TABLE", "sessions"),
         accounts_table=env.get("ACCOUNTS_TABLE", "accounts"),
         advisors_table=env.get("ADVISORS_TABLE", "advisors"),
         ledger_table=env.get("LEDGER_TABLE", "ledger"),
-        dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
+        dynamodb_endpoint=dynamodb_endpoint,
         # Shards can only grow: billing queries shards 0..N-1, so a session written with a
         # smaller N is still found after N is raised.
         active_shards=int(env.get("ACTIVE_SHARDS", "16")),
@@ -49,3 +104,12 @@ def current() -> Settings:
         billing_safety_margin_ms=int(env.get("BILLING_SAFETY_MARGIN_MS", "10000")),
         billing_workers=int(env.get("BILLING_WORKERS", "8")),
     )
+
+
+def default_for_local_endpoint(env: MutableMapping[str, str] = os.environ) -> None:
+    """For an operator's command pointed at the local stage's DynamoDB (moto): its tables are in
+    the region `make run` gives them (AWS_REGION or AWS_DEFAULT_REGION, else us-east-1), not in
+    the profile's, and it takes any credentials, though botocore still wants some."""
+    env.setdefault("AWS_DEFAULT_REGION", LOCAL_ENDPOINT_REGION)
+    env.setdefault("AWS_ACCESS_KEY_ID", "local")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "local")

@@ -32,13 +32,15 @@ from chalicelib.legacy.report import Interrupted, Outcome, Progress, describe_fa
 from chalicelib.legacy.rules import describe, start_problem
 from chalicelib.legacy.scan import Page, SessionScan, read_session
 from chalicelib.legacy.upgrade import UPGRADED, UpgradeWriter, log_skipped, upgrade
-from chalicelib.settings import current
+from chalicelib.settings import ConfigurationError, current, default_for_local_endpoint
 from chalicelib.store.dynamo import DynamoStore
 
 PROJECT = Path(__file__).resolve().parents[2]
-DEFAULT_STATE = PROJECT / "build" / "backfill-state.json"
-DEFAULT_DRY_RUN_STATE = PROJECT / "build" / "backfill-dry-run-state.json"
-DEFAULT_LOG = PROJECT / "build" / "backfill.log"
+# var/, not build/: `make clean` empties build/, and a resume state must outlive it.
+VAR = PROJECT / "var"
+DEFAULT_STATE = VAR / "backfill-state.json"
+DEFAULT_DRY_RUN_STATE = VAR / "backfill-dry-run-state.json"
+DEFAULT_LOG = VAR / "backfill.log"
 
 
 class Backfill:
@@ -180,9 +182,13 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.endpoint_url:
         os.environ["DYNAMODB_ENDPOINT"] = args.endpoint_url
-        # A local endpoint (moto) accepts any credentials; botocore still wants some.
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    if os.environ.get("DYNAMODB_ENDPOINT"):
+        default_for_local_endpoint()
+    try:
+        current().connect_region()
+    except ConfigurationError as error:  # before any file is written: one line, no traceback
+        sys.stderr.write(f"backfill: {error}\n")
+        return 2
     terminal = sys.stdout
     # Its timer lines are the service's, told apart from upgrades on first touch.
     observability.logger.append_keys(upgraded_by="backfill")

@@ -43,7 +43,7 @@ class SessionScan:
         # botocore clients are thread-safe: one serves every segment's thread.
         self._client = botocore.session.get_session().create_client(
             "dynamodb",
-            region_name=settings.region,
+            region_name=settings.connect_region(),
             endpoint_url=settings.dynamodb_endpoint,
             config=SCAN_RETRIES,
         )

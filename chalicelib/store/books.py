@@ -25,7 +25,7 @@ class Books:
         self.settings = settings
         models.bind(settings)
         self._connection = Connection(
-            region=settings.region,
+            region=settings.connect_region(),
             host=settings.dynamodb_endpoint,
             max_retry_attempts=models.TableMeta.max_retry_attempts,
         )

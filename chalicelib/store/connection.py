@@ -56,7 +56,7 @@ class StoreConnection:
         self._sleep = sleep
         models.bind(settings)
         self.connection = Connection(
-            region=settings.region,
+            region=settings.connect_region(),
             host=settings.dynamodb_endpoint,
             max_retry_attempts=models.TableMeta.max_retry_attempts,
             connect_timeout_seconds=models.TableMeta.connect_timeout_seconds,

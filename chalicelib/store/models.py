@@ -158,18 +158,20 @@ TABLES = {
 
 
 def bind(settings: Settings) -> None:
-    """Point every model at the tables and endpoint of `settings`."""
+    """Point every model at the tables, endpoint and region of `settings`; with no region
+    configured, settings.ConfigurationError says what to set (never a default region)."""
+    region = settings.connect_region()
     for model, field in TABLES.values():
         meta = model.Meta
         name = getattr(settings, field)
         if (meta.table_name, meta.host, meta.region) != (
             name,
             settings.dynamodb_endpoint,
-            settings.region,
+            region,
         ):
             meta.table_name = name
             meta.host = settings.dynamodb_endpoint
-            meta.region = settings.region
+            meta.region = region
             model._connection = None  # PynamoDB caches it per class
 
 
