@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
-DOCUMENTS = sorted([PROJECT / "README.md", *(PROJECT / "docs").glob("*.md"), *(PROJECT / "web").glob("*.md")])
+DOCUMENTS = sorted(
+    [PROJECT / "README.md", PROJECT / "CHANGELOG.md", *(PROJECT / "docs").glob("*.md"), *(PROJECT / "web").glob("*.md")]
+)
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 # Any path written relative to a document's folder, in a link or in the text.
 UPWARD_PATH = re.compile(r"(?:\.\./)+[\w./-]*")
@@ -42,3 +44,12 @@ def test_every_test_the_guarantees_cite_exists():
         if not (PROJECT / path).exists() or f"def {name}(" not in (PROJECT / path).read_text()
     ]
     assert missing == []
+
+
+def test_the_changelog_names_the_version_being_released():
+    import tomllib
+
+    version = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
+    releases = re.findall(r"^## (\d+\.\d+\.\d+) — (\d{4}-\d{2}-\d{2})$", (PROJECT / "CHANGELOG.md").read_text(), re.M)
+    assert releases, "CHANGELOG.md: each release is a heading '## X.Y.Z — YYYY-MM-DD'"
+    assert releases[0][0] == version, "the newest release in CHANGELOG.md is pyproject.toml's version"
