@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # Every install is from a lock file with hashes (make lock writes them from the .in files);
-# pip itself is pinned there too (Chalice accepts only pip < 26.3), never upgraded blindly.
+# pip is pinned in the dev lock (Chalice accepts only pip < 26.3); no venv upgrades it blindly.
 PIP_INSTALL = python -m pip install --quiet --disable-pip-version-check --require-hashes -r
 
 # The local stage, the tests and packaging need a region but no real one; the operator

@@ -3,19 +3,88 @@
 moto checks a condition and writes in separate steps, and a cancelled transaction restores
 whole-table copies, undoing other requests' writes: under concurrent requests it is not
 atomic (docs/concurrency.md). One lock around its WSGI app makes it behave like DynamoDB
-for conditional writes; every local stage and concurrency test goes through this.
+for conditional writes; every local stage and concurrency test goes through this. It also
+honours TransactWriteItems' ClientRequestToken as DynamoDB does (TransactionTokens).
 """
 
+import hashlib
+import io
+import json
 import threading
+import time
+from collections import OrderedDict
+from typing import Dict, List, NamedTuple, Tuple
 
 from werkzeug.serving import make_server
+
+TRANSACT_WRITE = "DynamoDB_20120810.TransactWriteItems"
+# DynamoDB keeps a ClientRequestToken for 10 minutes after its first request completes.
+IDEMPOTENCY_WINDOW_S = 600
+_MISMATCH = json.dumps(
+    {
+        "__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+        "message": "the ClientRequestToken was already used with other parameters",
+    }
+).encode()
+
+
+class _Answer(NamedTuple):
+    digest: str  # of the request's body: a token reused with other parameters is refused
+    at: float
+    status: str
+    headers: List[Tuple[str, str]]
+    payload: bytes
+
+
+MISMATCH = _Answer("", 0.0, "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")], _MISMATCH)
+
+
+class TransactionTokens:
+    """DynamoDB's idempotent TransactWriteItems, which moto ignores: a call repeated with the
+    same ClientRequestToken within 10 minutes succeeds without being applied again. botocore
+    puts one token on every such call and keeps it when it retries one whose answer was lost
+    (a read timeout), so on DynamoDB that retry succeeds; on bare moto its condition fails
+    against its own first write, and the caller believes someone else wrote. Callers hold the
+    server's lock."""
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self._done: Dict[str, _Answer] = OrderedDict()  # oldest first
+
+    def answer(self, wsgi_app, environ, start_response) -> List[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        token = json.loads(body or b"{}").get("ClientRequestToken")
+        now = self._clock()
+        while self._done and now - next(iter(self._done.values())).at >= IDEMPOTENCY_WINDOW_S:
+            del self._done[next(iter(self._done))]
+        digest = hashlib.sha256(body).hexdigest()
+        if token in self._done:
+            first = self._done[token]
+            replay = first if first.digest == digest else MISMATCH
+            start_response(replay.status, replay.headers)
+            return [replay.payload]
+        answered: List[Tuple[str, List[Tuple[str, str]]]] = []
+
+        def remember(status, headers, exc_info=None):
+            answered.append((status, list(headers)))
+            return start_response(status, headers, exc_info)
+
+        payload = b"".join(wsgi_app(environ, remember))
+        [(status, headers)] = answered
+        if token and status.startswith("200"):
+            self._done[token] = _Answer(digest, now, status, headers, payload)
+        return [payload]
 
 
 def serialised(wsgi_app):
     lock = threading.Lock()
+    tokens = TransactionTokens()
 
     def app(environ, start_response):
         with lock:
+            if environ.get("HTTP_X_AMZ_TARGET") == TRANSACT_WRITE:
+                return tokens.answer(wsgi_app, environ, start_response)
             # Drain the body inside the lock: moto may compute it lazily.
             return [b"".join(wsgi_app(environ, start_response))]
 
