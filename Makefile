@@ -70,9 +70,10 @@ package: install
 	$(BIN)/chalice package --stage $(DEPLOY_STAGE) --merge-template infra/resources.json build/
 	$(BIN)/cfn-lint build/sam.json
 
-## The operator commands run from .venv-ops: the Lambda's own packages, nothing for tests.
+## Every environment lives under .venv (removing it resets them all). The operator commands
+## run from .venv/ops: the Lambda's own packages, nothing for tests.
 ## Region and credentials as the AWS CLI finds them (AWS_REGION, AWS_PROFILE, ~/.aws/config).
-OPS := .venv-ops
+OPS := .venv/ops
 $(OPS)/.installed-stamp: requirements.txt requirements-ops.txt .python-version
 	$(call venv_from_lock,$(OPS),requirements-ops.txt)
 
@@ -89,7 +90,7 @@ backfill: ops
 reconcile: ops
 	$(OPS)/bin/python -m chalicelib.reconcile $(ARGS)
 
-CHECKOV := .venv-checkov
+CHECKOV := .venv/checkov
 $(CHECKOV)/.installed-stamp: requirements-checkov.txt .python-version
 	$(call venv_from_lock,$(CHECKOV),requirements-checkov.txt)
 

@@ -1,4 +1,4 @@
-"""checkov, a third-party IaC scanner (its own venv, .venv-checkov: make checkov), passes on
+"""checkov, a third-party IaC scanner (its own venv, .venv/checkov: make checkov), passes on
 the packaged template: every check passes or is skipped in the resource's Metadata with a
 written reason."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.infra.packaged import PROJECT
 
-CHECKOV = PROJECT / ".venv-checkov" / "bin" / "checkov"
+CHECKOV = PROJECT / ".venv" / "checkov" / "bin" / "checkov"
 
 
 @functools.lru_cache  # about 7 s a scan; each template is scanned once

@@ -1,5 +1,5 @@
 """The operator commands, `make backfill` and `make reconcile`, as an operator runs them: from
-.venv-ops (the Lambda's packages only), with the region the AWS CLI would use and none that the
+.venv/ops (the Lambda's packages only), with the region the AWS CLI would use and none that the
 Makefile makes up, and a one-line answer when there is no region at all."""
 
 import os
@@ -114,8 +114,8 @@ def probe(done: subprocess.CompletedProcess) -> tuple:
 @pytest.mark.parametrize("target", sorted(MODULES))
 def test_make_runs_the_command_with_the_ops_venvs_python(target):
     # -o: the venv counts as installed, so only the command itself is printed.
-    done = make("-n", "-o", ".venv-ops/.installed-stamp", target, f"ARGS={ARGS[target]}")
-    assert done.stdout.splitlines() == [f".venv-ops/bin/python -m {MODULES[target]} {ARGS[target]}"]
+    done = make("-n", "-o", ".venv/ops/.installed-stamp", target, f"ARGS={ARGS[target]}")
+    assert done.stdout.splitlines() == [f".venv/ops/bin/python -m {MODULES[target]} {ARGS[target]}"]
 
 
 @needs_make
@@ -124,10 +124,11 @@ def test_make_installs_the_ops_venv_from_requirements_ops_only(target):
     # -W: as if the lock file had just changed, so the install is printed whatever the venv holds.
     lines = make("-n", "-W", "requirements-ops.txt", target).stdout.splitlines()
     installs = [line for line in lines if "pip install" in line]
-    assert installs and all(line.startswith(".venv-ops/bin/python -m pip") for line in installs)
+    assert installs and all(line.startswith(".venv/ops/bin/python -m pip") for line in installs)
     assert all(line.endswith("--require-hashes -r requirements-ops.txt") for line in installs)
-    assert not any(".venv/" in line or "requirements-dev.txt" in line for line in lines)
-    assert lines[-1].strip() == f".venv-ops/bin/python -m {MODULES[target]}"
+    # never the dev venv (.venv/bin) nor its lock
+    assert not any(f" {line}".count(" .venv/bin/") or "requirements-dev.txt" in line for line in lines)
+    assert lines[-1].strip() == f".venv/ops/bin/python -m {MODULES[target]}"
 
 
 @needs_make
