@@ -20,12 +20,6 @@ from werkzeug.serving import make_server
 TRANSACT_WRITE = "DynamoDB_20120810.TransactWriteItems"
 # DynamoDB keeps a ClientRequestToken for 10 minutes after its first request completes.
 IDEMPOTENCY_WINDOW_S = 600
-_MISMATCH = json.dumps(
-    {
-        "__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
-        "message": "the ClientRequestToken was already used with other parameters",
-    }
-).encode()
 
 
 class _Answer(NamedTuple):
@@ -36,7 +30,18 @@ class _Answer(NamedTuple):
     payload: bytes
 
 
-MISMATCH = _Answer("", 0.0, "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")], _MISMATCH)
+MISMATCH = _Answer(
+    digest="",
+    at=0.0,
+    status="400 Bad Request",
+    headers=[("Content-Type", "application/x-amz-json-1.0")],
+    payload=json.dumps(
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+            "message": "the ClientRequestToken was already used with other parameters",
+        }
+    ).encode(),
+)
 
 
 class TransactionTokens:

@@ -6,7 +6,6 @@ billing path (those read only what they need, by key or through the active index
 
 from typing import Any, Dict, Iterator, Union
 
-from pynamodb.connection import Connection
 from pynamodb.pagination import ResultIterator
 
 from chalicelib.domain.errors import LegacyRecordUnusable
@@ -23,12 +22,7 @@ PAGE_SIZE = 500
 class Books:
     def __init__(self, settings: Settings):
         self.settings = settings
-        models.bind(settings)
-        self._connection = Connection(
-            region=settings.connect_region(),
-            host=settings.dynamodb_endpoint,
-            max_retry_attempts=models.TableMeta.max_retry_attempts,
-        )
+        self._connection = models.connect(settings, request_timeouts=False)
 
     def sessions(self) -> Iterator[Union[Session, LegacyRecordUnusable]]:
         """Every session. A schema-1 record that cannot be read as one comes back as the

@@ -6,7 +6,6 @@ import random
 import time
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
@@ -54,14 +53,7 @@ class StoreConnection:
     def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self._sleep = sleep
-        models.bind(settings)
-        self.connection = Connection(
-            region=settings.connect_region(),
-            host=settings.dynamodb_endpoint,
-            max_retry_attempts=models.TableMeta.max_retry_attempts,
-            connect_timeout_seconds=models.TableMeta.connect_timeout_seconds,
-            read_timeout_seconds=models.TableMeta.read_timeout_seconds,
-        )
+        self.connection = models.connect(settings, request_timeouts=True)
 
     def back_off(self, attempt: int) -> None:
         """Full jitter (AWS's advice): retries of many callers spread out instead of colliding."""

@@ -6,6 +6,7 @@ import: Chalice's test client only sets a stage's environment during a call.
 """
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -180,3 +181,18 @@ def forget_connections() -> None:
     endpoint (tests that start a new moto between cases)."""
     for model, _ in TABLES.values():
         model._connection = None
+
+
+def connect(settings: Settings, request_timeouts: bool) -> Connection:
+    """The models bound to `settings` and a connection for what they cannot do alone
+    (transactions, reconcile's scans), on the same tables, endpoint and region. Request
+    timeouts are TableMeta's short ones, for the API; without them (None), PynamoDB's
+    defaults suit an operator's long scans."""
+    bind(settings)
+    return Connection(
+        region=settings.connect_region(),
+        host=settings.dynamodb_endpoint,
+        max_retry_attempts=TableMeta.max_retry_attempts,
+        connect_timeout_seconds=TableMeta.connect_timeout_seconds if request_timeouts else None,
+        read_timeout_seconds=TableMeta.read_timeout_seconds if request_timeouts else None,
+    )

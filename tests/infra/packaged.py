@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
@@ -129,8 +130,6 @@ LAMBDA_MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
 def compiled_code(zip_path: Path) -> Dict[str, str]:
     """Every compiled file in a deployment zip and the architecture it was built for: ELF
     shared objects by their header, and wheels by the platform tags their WHEEL file names."""
-    import zipfile
-
     found = {}
     with zipfile.ZipFile(zip_path) as archive:
         for name in archive.namelist():
