@@ -7,7 +7,7 @@ and the local stage sets them after importing some modules, so every reader call
 
 import os
 from dataclasses import dataclass
-from typing import Mapping, MutableMapping, Optional
+from typing import FrozenSet, Mapping, MutableMapping, Optional
 
 import botocore.exceptions
 import botocore.session
@@ -37,10 +37,20 @@ class Settings:
     cors_origin: str
     billing_safety_margin_ms: int
     billing_workers: int
+    # Lambda sets AWS_LAMBDA_FUNCTION_NAME in every function; nothing on a laptop does.
+    in_lambda: bool = False
+    # Cognito app clients whose tokens the API accepts; empty: any client of the user pool.
+    allowed_app_client_ids: FrozenSet[str] = frozenset()
 
     @property
     def is_local(self) -> bool:
         return self.stage == LOCAL_STAGE
+
+    @property
+    def trusts_local_header(self) -> bool:
+        """X-User-Id names the caller only in the local stage on a machine of one's own: a
+        stage called `local` that reached Lambda anyway (packaged by hand) trusts no header."""
+        return self.is_local and not self.in_lambda
 
     def connect_region(self) -> str:
         """The region a store client connects to. None is refused here rather than left to a
@@ -103,7 +113,14 @@ def current() -> Settings:
         cors_origin=env.get("CORS_ORIGIN", "http://localhost:8002"),
         billing_safety_margin_ms=int(env.get("BILLING_SAFETY_MARGIN_MS", "10000")),
         billing_workers=int(env.get("BILLING_WORKERS", "8")),
+        in_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
+        allowed_app_client_ids=_id_list(env.get("ALLOWED_APP_CLIENT_IDS", "")),
     )
+
+
+def _id_list(value: str) -> FrozenSet[str]:
+    """A comma-separated list as CloudFormation passes one; blanks and spaces ignored."""
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
 
 
 def default_for_local_endpoint(env: MutableMapping[str, str] = os.environ) -> None:

@@ -9,94 +9,20 @@ works both through chalice's test client and over real HTTP on local/api_server.
 """
 
 import json
-import uuid
-from urllib.parse import unquote
 
 import pytest
-from chalice.local import LambdaContext
 
 from app import app
 from harness.dynamo import add_advisor, add_user
+from harness.gateway import EXECUTE_API_HOST, RestGateway, lambda_context
 from harness.http import call, request_headers
 from harness.local_stage import serving_api
 
 SID = "page-0001"
-EXECUTE_API_HOST = "xyz.execute-api.us-east-1.amazonaws.com"
 CUSTOM_DOMAIN = "chat.example.com"
 
 
 # ---- the deployed stage: API Gateway REST events, in-process ------------------------------------
-
-
-def _lambda_context() -> LambdaContext:
-    # Time is not what these tests are about: a slow shared machine must not turn the store's
-    # deadline (api/invocation.py) into a 503.
-    return LambdaContext("api_handler", 512, max_runtime_ms=60_000)
-
-
-class RestGateway:
-    """What API Gateway REST hands the Lambda for a request to `host` + a public path.
-
-    `base_path` is the part of the URL API Gateway does not route on: the stage at the
-    execute-api URL, the base path mapping at a custom domain. `requestContext.path` is the
-    path as the client sent it; the top-level `path` drops the stage at the execute-api URL
-    and keeps a custom domain's base path (as API Gateway does). Path parameters arrive
-    percent-decoded. Identity is the Cognito authorizer's `sub` claim.
-    """
-
-    ROUTES = (("POST", "/sessions"), ("GET", "/sessions/{session_id}"), ("POST", "/sessions/{session_id}/end"))
-
-    def __init__(self, host: str, base_path: str, clock):
-        self.host, self.base_path, self.clock = host, base_path, clock
-
-    def _route(self, method: str, routed_path: str):
-        sent = routed_path.split("/")
-        for route_method, resource in self.ROUTES:
-            template = resource.split("/")
-            if route_method != method or len(template) != len(sent):
-                continue
-            pairs = list(zip(template, sent, strict=True))
-            if all((t.startswith("{") and s) or t == s for t, s in pairs):
-                params = {t.strip("{}"): unquote(s) for t, s in pairs if t.startswith("{")}
-                return resource, params or None
-        raise AssertionError(f"API Gateway has no route for {method} {routed_path}")
-
-    def event(self, method: str, public_path: str, sub: str, body=None) -> dict:
-        assert public_path.startswith(f"{self.base_path}/"), (public_path, self.base_path)
-        routed_path = public_path[len(self.base_path) :]
-        resource, params = self._route(method, routed_path)
-        return {
-            "resource": resource,
-            "path": routed_path if self.host == EXECUTE_API_HOST else public_path,
-            "httpMethod": method,
-            "headers": {"Content-Type": "application/json", "Host": self.host},
-            "multiValueHeaders": {"Content-Type": ["application/json"], "Host": [self.host]},
-            "queryStringParameters": None,
-            "multiValueQueryStringParameters": None,
-            "pathParameters": params,
-            "stageVariables": None,
-            "requestContext": {
-                "resourceId": "abc123",
-                "resourcePath": resource,
-                "httpMethod": method,
-                "path": public_path,
-                "stage": "api",
-                "domainName": self.host,
-                "apiId": "xyz",
-                "accountId": "123456789012",
-                "protocol": "HTTP/1.1",
-                "requestId": str(uuid.uuid4()),
-                "requestTimeEpoch": self.clock.now_ms,
-                "identity": {"sourceIp": "203.0.113.7"},
-                "authorizer": {"claims": {"sub": sub}},
-            },
-            "body": None if body is None else json.dumps(body),
-            "isBase64Encoded": False,
-        }
-
-    def send(self, method: str, public_path: str, sub: str, body=None):
-        answer = app(self.event(method, public_path, sub, body), _lambda_context())
-        return answer["statusCode"], json.loads(answer["body"]), answer["headers"]
 
 
 @pytest.fixture
@@ -110,7 +36,7 @@ def test_at_the_execute_api_url_the_location_keeps_the_stage(deployed, demo):
     event = gateway.event("POST", "/api/sessions", demo["user"], {"advisor_id": demo["advisor"], "session_id": SID})
     assert (event["path"], event["requestContext"]["path"]) == ("/sessions", "/api/sessions")
 
-    answer = app(event, _lambda_context())
+    answer = app(event, lambda_context())
 
     assert answer["statusCode"] == 201, answer["body"]
     assert answer["headers"]["Location"] == f"/api/sessions/{SID}"
@@ -160,7 +86,7 @@ def test_a_context_path_that_does_not_fit_gives_the_bare_location_not_an_error(d
     else:
         event["requestContext"]["path"] = context_path
 
-    answer = app(event, _lambda_context())
+    answer = app(event, lambda_context())
 
     assert answer["statusCode"] == 201, answer["body"]
     assert answer["headers"]["Location"] == f"/sessions/{SID}"
