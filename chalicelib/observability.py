@@ -67,6 +67,12 @@ def billing_failure(session: Optional[Session], error: Exception) -> None:
     )
 
 
+def legacy_unusable(session_id: str, problem: str, event: str) -> None:
+    """A schema-1 record no upgrade can use, met by the backfill (`legacy_skipped`) or by a
+    request (`legacy_record_unusable`): the problem is told only here, for a person to repair."""
+    logger.warning("legacy record unusable", extra={"event": event, "session_id": session_id, "reason": problem})
+
+
 def billing_run_finished(report: dict) -> None:
     """One log line and one EMF document per run: what was charged, skipped, ended, left."""
     logger.info("billing run finished", extra={"event": "billing_run", **report})

@@ -9,6 +9,7 @@ import re
 
 from chalice import Response
 
+from chalicelib import observability
 from chalicelib.domain import errors
 from chalicelib.observability import logger
 
@@ -18,6 +19,7 @@ STATUS = {
     errors.InsufficientCredit: 402,
     errors.SessionNotFound: 404,
     errors.AdvisorNotFound: 404,
+    errors.AdvisorUnavailable: 409,
     errors.ActiveSessionExists: 409,
     errors.SessionIdTaken: 409,
     errors.LegacyRecordUnusable: 409,
@@ -40,6 +42,8 @@ def _domain_response(error: errors.DomainError) -> Response:
     extra, headers = {}, {}
     if isinstance(error, errors.ActiveSessionExists):
         extra["active_session_id"] = error.active_session_id
+    if isinstance(error, errors.LegacyRecordUnusable):
+        observability.legacy_unusable(error.session_id, error.problem, event=error.code)
     if isinstance(error, errors.ServiceUnavailable):
         headers["Retry-After"] = str(error.retry_after)
     return error_response(STATUS.get(type(error), 400), error.code, error.message, headers, **extra)

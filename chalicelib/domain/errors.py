@@ -1,6 +1,6 @@
 """Domain errors. Each carries a stable machine-readable code; api/errors.py maps them to HTTP."""
 
-from typing import Iterable, Optional
+from typing import Optional
 
 from chalicelib.domain.session import Account
 
@@ -36,6 +36,12 @@ class SessionNotFound(DomainError):
 
 class AdvisorNotFound(DomainError):
     code = "advisor_not_found"
+
+
+class AdvisorUnavailable(DomainError):
+    """The advisor exists but cannot be booked (its stored rate is unusable): nothing is written."""
+
+    code = "advisor_unavailable"
 
 
 class InsufficientCredit(DomainError):
@@ -80,7 +86,8 @@ class LegacyRecordUnusable(DomainError):
     """A record of the previous release lacks what its upgrade needs (a start time, a rate...).
 
     Never guessed around: a wrong start would bill the wrong minutes. The backfill reports
-    such records for a person to repair; a request touching one gets 409 with the reason.
+    such records for a person to repair; a request of its user or advisor touching one gets
+    409, and the problem goes to the log.
     """
 
     code = "legacy_record_unusable"
@@ -89,10 +96,14 @@ class LegacyRecordUnusable(DomainError):
         self,
         session_id: str,
         problem: str = "it lacks what its upgrade needs",
-        parties: Iterable[Optional[str]] = (),
+        user_id: Optional[str] = None,
+        advisor_id: Optional[str] = None,
     ):
-        super().__init__(f"session {session_id} of the previous release cannot be used: {problem}")
+        # What is wrong with the record stays in the logs and the operator's reports: a
+        # client learns only that a person must repair it.
+        super().__init__(f"session {session_id} is a record of the previous release that must be repaired before use")
         self.session_id = session_id
         self.problem = problem
+        self.user_id = user_id
         # The session's user and advisor: to anyone else it must stay a plain 404.
-        self.parties = tuple(p for p in parties if p)
+        self.parties = tuple(p for p in (user_id, advisor_id) if p)

@@ -72,5 +72,6 @@ class Account:
 @dataclass(frozen=True)
 class Advisor:
     advisor_id: str
-    rate_per_minute: int
+    # None: the stored rate is one no session may start at (domain/rates.py).
+    rate_per_minute: Optional[int]
     display_name: str = ""

@@ -60,7 +60,7 @@ def legacy_item(raw: Dict[str, Any]) -> SessionItem:
     ]
     if wrong:
         text = {name: (raw.get(name) or {}).get("S") for name in ("session_id", "user_id", "advisor_id")}
-        raise LegacyRecordUnusable(text["session_id"] or "", wrong[0], parties=(text["user_id"], text["advisor_id"]))
+        raise LegacyRecordUnusable(text["session_id"] or "", wrong[0], text["user_id"], text["advisor_id"])
     return SessionItem.from_raw_data(raw)
 
 
@@ -78,7 +78,7 @@ def legacy_timing(item: SessionItem) -> Timing:
     LegacyRecordUnusable."""
     problem = legacy_problem(item)
     if problem is not None:
-        raise LegacyRecordUnusable(item.session_id, problem, parties=(item.user_id, item.advisor_id))
+        raise LegacyRecordUnusable(item.session_id, problem, item.user_id, item.advisor_id)
     started_at_ms, how = legacy_start(item)
     return Timing(started_at_ms, how, schema_version=1, legacy_charged=int(item.charged or 0))
 

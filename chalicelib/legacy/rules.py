@@ -30,7 +30,7 @@ def check_start(session: Session, now_ms: int) -> None:
     """Raises LegacyRecordUnusable for a start that cannot be right: no upgrade may write it."""
     problem = start_problem(session, now_ms)
     if problem is not None:
-        raise LegacyRecordUnusable(session.session_id, problem, parties=(session.user_id, session.advisor_id))
+        raise LegacyRecordUnusable(session.session_id, problem, session.user_id, session.advisor_id)
 
 
 def describe(session: Session) -> str:

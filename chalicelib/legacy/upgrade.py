@@ -66,7 +66,4 @@ def log_upgrade(session: Session) -> None:
 
 def log_skipped(unusable: LegacyRecordUnusable) -> None:
     """A record no upgrade will touch until a person repairs it: worth a warning each."""
-    observability.logger.warning(
-        "legacy record skipped",
-        extra={"event": "legacy_skipped", "session_id": unusable.session_id, "reason": unusable.problem},
-    )
+    observability.legacy_unusable(unusable.session_id, unusable.problem, event="legacy_skipped")

@@ -2,22 +2,26 @@
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from chalicelib import observability
 from chalicelib.clock import Clock
 from chalicelib.domain.errors import (
     ActiveSessionExists,
     AdvisorNotFound,
+    AdvisorUnavailable,
     InsufficientCredit,
     InvalidRequest,
+    LegacyRecordUnusable,
     SessionIdTaken,
 )
 from chalicelib.domain.session import ACTIVE, AT_CREATION, Account, Advisor, Session
 from chalicelib.domain.validation import StartRequest
 from chalicelib.domain.view import session_view
 from chalicelib.services.poll import poll_session
-from chalicelib.services.ports import SessionExists, Store
+from chalicelib.services.ports import SessionExists, Snapshot, Store
+
+TAKEN = "this session_id belongs to another session"
 
 
 @dataclass(frozen=True)
@@ -31,20 +35,23 @@ def _repeat(store: Store, clock: Clock, existing: Session, caller_id: str) -> St
     Shown as a poll shows it, from a snapshot: the start's own read is not one, and a charge
     landing between its items would show a credit cap a minute too low."""
     if existing.user_id != caller_id:
-        raise SessionIdTaken("this session_id belongs to another session")
+        raise SessionIdTaken(TAKEN)
     return Started(poll_session(store, clock, caller_id, existing.session_id), created=False)
 
 
 def _check_can_start(
     store: Store, request: StartRequest, advisor: Optional[Advisor], account: Account, caller_id: str
-) -> Advisor:
-    """The advisor the session is with; raises why the user cannot start one now."""
+) -> Tuple[str, int]:
+    """The advisor and the rate the session starts at; raises why the user cannot start one now."""
     if request.advisor_problem:
         raise InvalidRequest(request.advisor_problem)
     if advisor is None:
         raise AdvisorNotFound("no such advisor")
     if advisor.advisor_id == caller_id:
         raise InvalidRequest("a user cannot start a session with themselves")
+    if advisor.rate_per_minute is None:
+        # Before anything is written: a negative rate would credit the user every minute.
+        raise AdvisorUnavailable("this advisor cannot be booked right now")
     if account.markers:
         # Only a marker naming an active session refuses the start. One naming an ended
         # session (left by earlier builds) would lock the user out for ever: the start's
@@ -54,7 +61,19 @@ def _check_can_start(
             raise ActiveSessionExists(active)
     if account.balance < advisor.rate_per_minute:
         raise InsufficientCredit("the balance does not cover one minute at the advisor's rate")
-    return advisor
+    return advisor.advisor_id, advisor.rate_per_minute
+
+
+def _decision_read(store: Store, request: StartRequest, caller_id: str) -> Snapshot:
+    """What the start decides from. A session_id naming someone else's record is theirs
+    whatever it holds: a schema-1 record too broken to read is still only "taken" to a
+    stranger, never a description of what is wrong with it."""
+    try:
+        return store.read(session_id=request.session_id, user_id=caller_id, advisor_id=request.advisor_id)
+    except LegacyRecordUnusable as unusable:
+        if unusable.user_id != caller_id:
+            raise SessionIdTaken(TAKEN) from unusable
+        raise  # the record's own user is told it needs repair, as a poll would tell them
 
 
 def start_session(
@@ -70,18 +89,18 @@ def start_session(
     now = clock()
     # One read for everything the decision needs: the advisor's rate, the balance and active
     # marker, and (for an idempotency key) whether that session already exists.
-    snap = store.read(session_id=request.session_id, user_id=caller_id, advisor_id=request.advisor_id)
+    snap = _decision_read(store, request, caller_id)
     if snap.session is not None:
         return _repeat(store, clock, snap.session, caller_id)
     account = snap.account or Account(user_id=caller_id)
-    advisor = _check_can_start(store, request, snap.advisor, account, caller_id)
+    advisor_id, rate = _check_can_start(store, request, snap.advisor, account, caller_id)
     session = Session(
         session_id=request.session_id or uuid.uuid4().hex,
         user_id=caller_id,
-        advisor_id=advisor.advisor_id,
+        advisor_id=advisor_id,
         status=ACTIVE,
         started_at_ms=now,
-        rate_per_minute=advisor.rate_per_minute,
+        rate_per_minute=rate,
         timer_init=AT_CREATION,
     )
     try:

@@ -69,7 +69,7 @@ class StoreReads(StoreConnection):
         return Snapshot(
             session=None if session_item is None else to_session(session_item),
             account=to_account(from_raw(AccountItem, raw.get(AccountItem)), user_id) if user_id else None,
-            advisor=to_advisor(from_raw(AdvisorItem, raw.get(AdvisorItem))),
+            advisor=to_advisor(raw.get(AdvisorItem)),
         )
 
     def _batch_get(self, wanted: Dict[Type[Model], str]) -> Dict[Type[Model], Optional[Dict[str, Any]]]:

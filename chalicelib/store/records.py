@@ -5,8 +5,11 @@ Items without `schema_version` (schema 1) are read by legacy/records.py."""
 import zlib
 from typing import Any, Dict, Optional
 
+from pynamodb.exceptions import AttributeDeserializationError
+
 from chalicelib.domain.billing import Charge
 from chalicelib.domain.instants import day_of, iso_ms, seconds_to_ms
+from chalicelib.domain.rates import bookable_rate
 from chalicelib.domain.session import AT_CREATION, CURRENT_SCHEMA, Account, Advisor, Session
 from chalicelib.legacy.records import Timing, legacy_item, legacy_timing
 from chalicelib.store.models import AccountItem, AdvisorItem, LedgerItem, SessionItem
@@ -76,12 +79,19 @@ def to_account(item: Optional[AccountItem], user_id: str) -> Account:
     )
 
 
-def to_advisor(item: Optional[AdvisorItem]) -> Optional[Advisor]:
-    if item is None:
+def to_advisor(raw: Optional[Dict[str, Any]]) -> Optional[Advisor]:
+    """An advisor item as stored. One whose rate cannot be read as a number (missing, or of
+    another DynamoDB type) is an advisor with no bookable rate, like one with a negative rate:
+    the start refuses it with a 4xx instead of failing with a 500."""
+    if raw is None:
         return None
+    try:
+        item = AdvisorItem.from_raw_data(raw)
+    except AttributeDeserializationError:
+        return Advisor(advisor_id=raw["advisor_id"]["S"], rate_per_minute=None)
     return Advisor(
         advisor_id=item.advisor_id,
-        rate_per_minute=int(item.rate_per_minute),
+        rate_per_minute=bookable_rate(item.rate_per_minute),
         display_name=item.display_name or "",
     )
 

@@ -87,11 +87,15 @@ def test_a_record_that_cannot_be_upgraded_is_refused_and_left_alone(api, records
     record = records[kind]
     before = raw_item(record.session_id)
 
-    status, body, _ = api.poll(record.user_id, record.session_id)
+    with captured_log() as log:
+        status, body, _ = api.poll(record.user_id, record.session_id)
 
     assert status == 409
     assert body["error"] == "legacy_record_unusable"
-    assert record.problem in body["message"]
+    # The client is told a person must repair it; what is wrong is for the operator's log.
+    assert record.problem not in body["message"] and "repaired" in body["message"]
+    [line] = log.lines("legacy_record_unusable")
+    assert (line["session_id"], line["reason"]) == (record.session_id, record.problem)
     assert raw_item(record.session_id) == before
     assert active_sessions_of(record.user_id) == set()
     # To anyone but its user and advisor it does not exist, as for any session.

@@ -22,6 +22,7 @@ const ENDED_BECAUSE = {
 export const REFUSED_BECAUSE = {
   insufficient_credit: "Your balance is below one minute at this advisor's rate.",
   advisor_not_found: "This advisor does not exist.",
+  advisor_unavailable: "This advisor cannot be booked right now.",
 };
 
 // Where a tab keeps its session id, per user and advisor: a reload sends the same id again,
