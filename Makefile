@@ -16,7 +16,7 @@ PIP_INSTALL = python -m pip install --quiet --disable-pip-version-check --requir
 LOCAL_TARGETS := run test test-unit test-integration test-e2e test-browser bench package explore fuzz
 $(LOCAL_TARGETS): export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test lint test-unit test-integration test-e2e bench package backfill reconcile clean lock checkov ops
+.PHONY: deployable-stage install run test lint test-unit test-integration test-e2e bench package backfill reconcile clean lock checkov ops
 
 # $(1): the venv, $(2): its lock file. A venv on another Python than $(PYTHON_VERSION) is rebuilt.
 define venv_from_lock
@@ -65,10 +65,17 @@ bench: install package
 ## the deployable template for DEPLOY_STAGE (prod unless set): build/sam.json + build/deployment.zip,
 ## linted; needs no AWS credentials, only the region exported above (docs/deploy.md: what next)
 DEPLOY_STAGE ?= prod
-package: install
+DEPLOYABLE_STAGES := dev prod
+package: deployable-stage install
 	rm -f build/sam.json build/deployment.zip
 	$(BIN)/chalice package --stage $(DEPLOY_STAGE) --merge-template infra/resources.json build/
 	$(BIN)/cfn-lint build/sam.json
+
+# The local stage has no authorizer and trusts X-User-Id: deployed, anyone could act as anyone.
+deployable-stage:
+	@$(if $(and $(filter 1,$(words $(DEPLOY_STAGE))),$(filter $(DEPLOY_STAGE),$(DEPLOYABLE_STAGES))),true,\
+	echo "make package: stage '$(DEPLOY_STAGE)' cannot be deployed: DEPLOY_STAGE must be one of $(DEPLOYABLE_STAGES) \
+	(the local stage has no authentication)" >&2; exit 2)
 
 ## Every environment lives under .venv (removing it resets them all). The operator commands
 ## run from .venv/ops: the Lambda's own packages, nothing for tests.
