@@ -89,6 +89,18 @@ class Template:
             if "options" in methods:
                 yield path, methods["options"]
 
+    def method_settings(self) -> Dict[Tuple[str, str], dict]:
+        """The API stage's MethodSettings by (path as in the DefinitionBody, METHOD); the
+        stage-wide entry is ("/*", "*"). A ResourcePath is "/" then the path with each "/"
+        written "~1": "/~1sessions~1{session_id}" is /sessions/{session_id}."""
+        settings = {}
+        for setting in self.api.get("MethodSettings", []):
+            path = setting["ResourcePath"]
+            if path != "/*":
+                path = path[1:].replace("~1", "/").replace("~0", "~")
+            settings[path, setting["HttpMethod"]] = setting
+        return settings
+
 
 def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
