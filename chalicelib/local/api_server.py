@@ -13,6 +13,8 @@
    (routing.local_allowed_origin), with `Vary: Origin`; any other origin gets no CORS headers.
    Chalice's CORSConfig holds one origin, so its headers are rewritten here, per request, for
    preflights and real answers alike. Deployed stages keep API Gateway's single origin.
+6. A request whose Host is not this server's loopback name and port is refused (421) before
+   it reaches the gateway (host_check.py): a rebound DNS name cannot drive the API.
 """
 
 import json
@@ -34,6 +36,7 @@ from chalice.local import (
 )
 
 from chalicelib.api.route_options import local_allowed_origin
+from chalicelib.local.host_check import HostCheckedHandler
 from chalicelib.settings import current
 
 _ALLOW_ORIGIN = "access-control-allow-origin"
@@ -83,7 +86,7 @@ class _Gateway(LocalGateway):
         return answer_origin(response, _header(headers, "origin"))
 
 
-class _Handler(ChaliceRequestHandler):
+class _Handler(HostCheckedHandler, ChaliceRequestHandler):
     local_gateway: _Gateway
 
     def __init__(self, request, client_address, server, app_object, config):

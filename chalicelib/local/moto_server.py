@@ -4,7 +4,8 @@ moto checks a condition and writes in separate steps, and a cancelled transactio
 whole-table copies, undoing other requests' writes: under concurrent requests it is not
 atomic (docs/concurrency.md). One lock around its WSGI app makes it behave like DynamoDB
 for conditional writes; every local stage and concurrency test goes through this. It also
-honours TransactWriteItems' ClientRequestToken as DynamoDB does (TransactionTokens).
+honours TransactWriteItems' ClientRequestToken as DynamoDB does (TransactionTokens), and
+refuses a request whose Host is not this server's loopback name and port (host_check.py).
 """
 
 import hashlib
@@ -16,6 +17,8 @@ from collections import OrderedDict
 from typing import Dict, List, NamedTuple, Tuple
 
 from werkzeug.serving import make_server
+
+from chalicelib.local.host_check import HostCheckedHandler
 
 TRANSACT_WRITE = "DynamoDB_20120810.TransactWriteItems"
 # DynamoDB keeps a ClientRequestToken for 10 minutes after its first request completes.
@@ -107,7 +110,9 @@ class LocalDynamo:
             create_backend_app,
         )
 
-        class QuietHandler(MotoRequestHandler):
+        # The Host check is in the request handler, where the API and chat page servers have it
+        # too: werkzeug's handler parses each request's headers before it calls the WSGI app.
+        class QuietHandler(HostCheckedHandler, MotoRequestHandler):
             def log_request(self, *args, **kwargs):  # one line per DynamoDB call is noise
                 pass
 

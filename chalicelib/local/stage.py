@@ -11,6 +11,7 @@ import boto3
 
 from chalicelib.local.api_server import make_api_server
 from chalicelib.local.driver import BillingDriver
+from chalicelib.local.host_check import HostCheckedHandler
 from chalicelib.local.moto_server import LocalDynamo
 from chalicelib.local.seed import DEMO_ADVISOR, DEMO_USER, seed_demo
 from chalicelib.local.tables import create_tables
@@ -20,7 +21,7 @@ from chalicelib.store import models
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 
 
-class _WebHandler(SimpleHTTPRequestHandler):
+class _WebHandler(HostCheckedHandler, SimpleHTTPRequestHandler):  # Host: host_check.py
     api_url = ""
 
     def log_message(self, format, *args):  # noqa: A002
