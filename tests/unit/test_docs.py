@@ -1,5 +1,5 @@
 """The documents stay true to the repository: a short README, links that resolve inside it,
-and every test docs/guarantees.md cites still exists."""
+and every test docs/guarantees.md and docs/security.md cite still exists."""
 
 import re
 from pathlib import Path
@@ -35,15 +35,31 @@ def test_relative_links_resolve_inside_the_repository(document):
     assert outside == []
 
 
-def test_every_test_the_guarantees_cite_exists():
-    cited = CITED_TEST.findall((PROJECT / "docs" / "guarantees.md").read_text())
-    assert len(cited) > 50
-    missing = [
+def _missing(cited):
+    return [
         f"{path}::{name}"
         for path, name in cited
         if not (PROJECT / path).exists() or f"def {name}(" not in (PROJECT / path).read_text()
     ]
-    assert missing == []
+
+
+def test_every_test_the_guarantees_cite_exists():
+    cited = CITED_TEST.findall((PROJECT / "docs" / "guarantees.md").read_text())
+    assert len(cited) > 50
+    assert _missing(cited) == []
+
+
+def test_every_threat_names_its_control_and_an_existing_test():
+    rows = [line for line in (PROJECT / "docs" / "security.md").read_text().splitlines() if line.startswith("| ")]
+    header, threats = rows[0], rows[1:]
+    assert header.split("|")[1:-1] == [" asset ", " threat ", " control ", " test that proves it "]
+    assert len(threats) >= 15
+    for row in threats:
+        asset, threat, control, tests = (cell.strip() for cell in row.split("|")[1:-1])
+        assert asset and threat and control, row
+        cited = CITED_TEST.findall(tests)
+        assert cited, f"no test cited for: {threat}"
+        assert _missing(cited) == [], threat
 
 
 def test_the_changelog_names_the_version_being_released():
