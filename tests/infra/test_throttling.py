@@ -110,10 +110,9 @@ def test_health_is_answered_by_api_gateway_without_the_lambda(template):
     operation = health_operation(template)
     integration = operation["x-amazon-apigateway-integration"]
     assert integration["type"] == "mock"
-    # The merge replaces what Chalice writes for its Lambda proxy (it cannot delete keys):
-    # nothing of it may be left.
-    assert integration.get("uri", "") == ""
-    assert integration.get("httpMethod") != "POST"
+    # Chalice leaves the route out when packaging (api/health.py): no Lambda proxy to merge
+    # over, so the mock carries no backend address at all.
+    assert "uri" not in integration and "httpMethod" not in integration
     text = json.dumps(integration)
     assert "lambda" not in text.lower() and "APIHandler" not in text
     assert "security" not in operation
@@ -126,6 +125,18 @@ def test_health_is_answered_by_api_gateway_without_the_lambda(template):
     # API Gateway sends only the headers the method response declares.
     declared = operation["responses"]["200"]["headers"]
     assert {"Content-Type", "Access-Control-Allow-Origin"} <= set(declared)
+
+
+def test_the_packaged_app_has_no_health_route_for_lambda_to_serve(template):
+    # Every Lambda integration the template holds is a route of the packaged app; /health is none.
+    lambda_paths = {
+        path
+        for path, operations in template.api["DefinitionBody"]["paths"].items()
+        for operation in operations.values()
+        if isinstance(operation, dict)
+        and operation.get("x-amazon-apigateway-integration", {}).get("type") == "aws_proxy"
+    }
+    assert lambda_paths and "/health" not in lambda_paths
 
 
 def test_the_mock_answers_exactly_what_the_apps_health_route_answers(template):
