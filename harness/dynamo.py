@@ -100,6 +100,32 @@ class RequestCounter:
         yield self
 
 
+# One for the process: every mock_aws backend shares the stubber class patched below.
+_MOTO_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def serialised_moto():
+    """In-process moto (mock_aws) handles one request at a time, as the local stage's server
+    does (chalicelib/local/moto_server.py). Its backend is not thread-safe: a transaction copies
+    whole tables while another thread's write changes them ("dictionary changed size during
+    iteration"), which DynamoDB, atomic per request, never does. The billing run and the
+    backfill run threads, so their tests need this; it changes nothing for one thread."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+
+    def one_at_a_time(self, request):
+        with _MOTO_LOCK:
+            return original(self, request)
+
+    BotocoreStubber.process_request = one_at_a_time
+    try:
+        yield
+    finally:
+        BotocoreStubber.process_request = original
+
+
 @contextlib.contextmanager
 def counting_requests():
     """Count every DynamoDB call made through botocore while the block runs (no pytest needed:

@@ -8,12 +8,12 @@ from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
 from harness.client import InProcessClient
 from harness.clock import FakeClock
-from harness.dynamo import add_advisor, add_user, counting_requests, fresh_tables
+from harness.dynamo import add_advisor, add_user, counting_requests, fresh_tables, serialised_moto
 
 
 @pytest.fixture
 def dynamo():
-    with mock_aws():
+    with mock_aws(), serialised_moto():
         yield fresh_tables()
 
 

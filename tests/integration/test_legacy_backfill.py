@@ -165,7 +165,7 @@ def test_ctrl_c_stops_between_two_records_and_the_next_run_resumes(dynamo, tmp_p
     assert "interrupted: run it again to resume" in first.text
     assert 3 <= len(upgrades) < len(ids)
     second = BackfillRun(tmp_path, clock, *FLAGS)
-    assert second.status == 0
+    assert second.status == 0, second.text + second.err.getvalue()
     assert sorted(upgrades) == sorted(ids)  # each upgraded once, across both runs
     assert (second.figure("records scanned"), second.figure("upgraded")) == (len(ids), len(ids))
 
