@@ -11,10 +11,11 @@ STAMP  := $(VENV)/.installed-stamp
 # pip is pinned in the dev lock (Chalice accepts only pip < 26.3); no venv upgrades it blindly.
 PIP_INSTALL = python -m pip install --quiet --disable-pip-version-check --require-hashes -r
 
-# The local stage, the tests and packaging need a region but no real one; the operator
-# commands (backfill, reconcile) resolve theirs as the AWS CLI does (environment, profile).
+# The local stage, the tests and packaging need a region but no real one (unset or empty:
+# us-east-1); the operator commands (backfill, reconcile) resolve theirs as the AWS CLI does
+# (environment, profile).
 LOCAL_TARGETS := run test test-unit test-integration test-e2e test-browser bench package explore fuzz
-$(LOCAL_TARGETS): export AWS_DEFAULT_REGION ?= us-east-1
+$(LOCAL_TARGETS): export AWS_DEFAULT_REGION := $(or $(AWS_DEFAULT_REGION),us-east-1)
 
 .PHONY: deployable-stage install run test lint test-unit test-integration test-e2e bench package backfill reconcile clean lock checkov ops
 

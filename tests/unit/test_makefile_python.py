@@ -34,3 +34,29 @@ def test_make_finds_a_python_313():
     found = done.stdout.strip()
     version = subprocess.run([found, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
     assert version.stdout.strip() == "(3, 13)"
+
+
+def test_the_local_targets_get_a_region_when_the_shell_has_none_or_an_empty_one(tmp_path):
+    # A venv whose "python" only prints the region `make run` hands it (its stamp is fresh,
+    # so nothing is installed).
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / ".installed-stamp").touch()
+    python = venv / "bin" / "python"
+    python.write_text('#!/bin/sh\necho "region=[$AWS_DEFAULT_REGION]"\n')
+    python.chmod(0o755)
+    for shell_value, expected in ((None, "us-east-1"), ("", "us-east-1"), ("eu-west-1", "eu-west-1")):
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "AWS_DEFAULT_REGION")
+        }
+        if shell_value is not None:
+            env["AWS_DEFAULT_REGION"] = shell_value
+        done = subprocess.run(
+            ["make", "--no-print-directory", f"VENV={venv}", "run"],
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"region=[{expected}]" in done.stdout, (shell_value, done.stdout)
