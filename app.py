@@ -24,6 +24,7 @@ app.register_middleware(
     ),
     "scheduled",
 )
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)), "sqs")
 
 
 app.register_middleware(within_remaining_time, "http")
@@ -44,4 +45,19 @@ def bill_active_sessions(event):
     # start does not pay for the billing run's thread pool and bookkeeping.
     from chalicelib.services.schedule import scheduled_billing
 
-    return scheduled_billing(deps.store(), deps.clock, event.context, event.event_id)
+    return scheduled_billing(deps.store(), deps.clock, event.context, event.event_id, deps.shard_queue())
+
+
+# A placeholder: infra/resources.json points the deployed consumer at the stack's own queue.
+BILLING_QUEUE_NAME = "session-timer-billing"
+# Shards a worker bills at once, one thread each (docs/scaling.md has the sizing).
+SHARDS_PER_WORKER = 4
+
+
+@app.on_sqs_message(queue=BILLING_QUEUE_NAME, batch_size=SHARDS_PER_WORKER)
+def bill_shards(event):
+    from chalicelib.services.fanout import Delivery
+    from chalicelib.services.schedule import queued_billing
+
+    deliveries = [Delivery(record.to_dict()["messageId"], record.body) for record in event]
+    return queued_billing(deps.store(), deps.clock, event.context, deliveries)

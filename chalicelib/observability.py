@@ -87,3 +87,29 @@ def billing_run_finished(report: dict) -> None:
     metrics.add_metric(name="BillingFailures", unit=MetricUnit.Count, value=report["failed"])
     metrics.add_metric(name="BillingRunDuration", unit=MetricUnit.Milliseconds, value=report["duration_ms"])
     metrics.flush_metrics()
+
+
+def billing_dispatched(report: dict) -> None:
+    """The dispatcher's line: one minute's shard messages, and any it could not send."""
+    logger.info("billing dispatched", extra={"event": "billing_dispatched", **report})
+    metrics.add_metric(name="ShardMessagesSent", unit=MetricUnit.Count, value=report["sent"])
+    metrics.add_metric(name="ShardMessagesUnsent", unit=MetricUnit.Count, value=report["unsent"])
+    metrics.flush_metrics()
+
+
+def shard_message_refused(message_id: str, reason: str) -> None:
+    """A message no worker can bill (not ours, or damaged): retried, then kept in the DLQ."""
+    logger.error(
+        "shard message refused", extra={"event": "shard_message_refused", "message_id": message_id, "reason": reason}
+    )
+
+
+def shard_messages_skipped(stale: int, duplicate: int) -> None:
+    """Messages a worker did not bill: late ones (newer messages cover their shards) and
+    repeats of a shard already in the batch. Many stale ones mean the workers fall behind."""
+    if stale or duplicate:
+        logger.info(
+            "shard messages skipped", extra={"event": "shard_messages_skipped", "stale": stale, "duplicate": duplicate}
+        )
+        with single_metric(name="ShardMessagesStale", unit=MetricUnit.Count, value=stale, namespace=NAMESPACE):
+            pass

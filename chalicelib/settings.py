@@ -37,6 +37,9 @@ class Settings:
     cors_origin: str
     billing_safety_margin_ms: int
     billing_workers: int
+    # The queue the scheduled dispatcher sends one message per shard to; None: no queue, the
+    # scheduled function bills every shard itself (tests, scripts; refused inside Lambda).
+    billing_queue_url: Optional[str] = None
     # Lambda sets AWS_LAMBDA_FUNCTION_NAME in every function; nothing on a laptop does.
     in_lambda: bool = False
     # Cognito app clients whose tokens the API accepts; empty: any client of the user pool.
@@ -113,6 +116,7 @@ def current() -> Settings:
         cors_origin=env.get("CORS_ORIGIN", "http://localhost:8002"),
         billing_safety_margin_ms=int(env.get("BILLING_SAFETY_MARGIN_MS", "10000")),
         billing_workers=int(env.get("BILLING_WORKERS", "8")),
+        billing_queue_url=env.get("BILLING_QUEUE_URL") or None,
         in_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
         allowed_app_client_ids=_id_list(env.get("ALLOWED_APP_CLIENT_IDS", "")),
     )

@@ -4,7 +4,7 @@ The dashboard is `Resources.Dashboard` of infra/resources.json, one `Fn::Sub` st
 compact JSON, so `${AWS::Region}`, `${SessionsTable}`, `${APIHandler}`... name this stack's
 resources. It is generated from that same file (its tables, its alarms, the API's name) and
 from .chalice/config.json (the metrics namespace, the `service` dimension Powertools adds,
-the billing function's timeout); never edit it by hand. What each row shows and what to do
+the billing workers' timeout); never edit it by hand. What each row shows and what to do
 when an alarm fires: docs/operations.md, "Runbook: the alarms".
 
     python infra/dashboard.py            print the generated resource
@@ -27,9 +27,14 @@ GRID_WIDTH = 24
 # The values of TimerStartLag's `initialized` dimension: a session's timer_init
 # (chalicelib/domain/session.py). The alarm watches at_creation only.
 TIMER_INITS = ("at_creation", "legacy_timer_start", "legacy_created_at")
-# The two functions of the packaged template (logical ids; `${...}` gives the function name).
-FUNCTIONS = {"APIHandler": "API", "BillActiveSessions": "billing"}
-BILLING_FUNCTION = "bill_active_sessions"  # its name in .chalice/config.json
+# The functions of the packaged template (logical ids; `${...}` gives the function name): the
+# API, the scheduled billing dispatcher and the queue's billing workers.
+FUNCTIONS = {"APIHandler": "API", "BillActiveSessions": "dispatcher", "BillShards": "workers"}
+# The billing runs are the workers' (their name in .chalice/config.json): their timeout and
+# safety margin are the lines on the run-duration graph.
+BILLING_FUNCTION = "bill_shards"
+# The queues of the billing fan-out (logical ids; `${X.QueueName}` is what AWS/SQS names them by).
+SHARD_QUEUE, SHARD_DEAD_LETTERS = "ShardQueue", "ShardDeadLetterQueue"
 CHALICE_DEFAULT_TIMEOUT_S = 60
 DEFAULT_SAFETY_MARGIN_MS = 10_000  # chalicelib/settings.py
 STATS = (("p99", "p99"), ("Maximum", "max"))
@@ -107,7 +112,7 @@ class Context:
         self.api_name = sub_text(template["Resources"]["RestAPI"]["Properties"]["Name"])
         self.alarms = alarms(template)
         self.tables = of_type(template, "AWS::DynamoDB::Table")
-        missing = [f for f in FUNCTIONS if f not in template["Resources"]]
+        missing = [f for f in (*FUNCTIONS, SHARD_QUEUE, SHARD_DEAD_LETTERS) if f not in template["Resources"]]
         if missing:
             raise ValueError(f"infra/resources.json has no {missing}: the dashboard graphs them")
 
@@ -190,6 +195,11 @@ def function(logical_id: str, name: str, stat: str, label: str) -> list:
     return metric("AWS/Lambda", name, dimensions, stat=stat, label=f"{FUNCTIONS[logical_id]} {label}")
 
 
+def queue(logical_id: str, name: str, stat: str, label: str, **options) -> list:
+    dimensions = {"QueueName": "${" + logical_id + ".QueueName}"}
+    return metric("AWS/SQS", name, dimensions, stat=stat, label=label, **options)
+
+
 def api(c: Context, name: str, stat: str, label: str, **options) -> list:
     dimensions = {"ApiName": c.api_name, "Stage": c.api_stage}
     return metric("AWS/ApiGateway", name, dimensions, stat=stat, label=label, **options)
@@ -241,7 +251,8 @@ def rows(c: Context) -> List[List[dict]]:
         "# Session timer\n"
         "What each row shows, and what to do when an alarm fires: `docs/operations.md`, "
         "*Runbook: the alarms*. Logs (CloudWatch Logs Insights): `${ApiHandlerLogGroup}` "
-        "(requests, timer starts), `${BillingLogGroup}` (billing runs)."
+        "(requests, timer starts), `${BillingWorkerLogGroup}` (billing runs, one per batch of shards), "
+        "`${BillingLogGroup}` (the dispatcher: one line a minute)."
     )
     alarm_status = {
         "type": "alarm",
@@ -274,7 +285,7 @@ def rows(c: Context) -> List[List[dict]]:
                 left="starts per 5 min",
             ),
         ],
-        [text("## Billing: one run a minute charges every active session")],
+        [text("## Billing: each minute the dispatcher queues one message per shard, and workers bill them")],
         [
             graph(
                 "Charged per minute",
@@ -323,6 +334,44 @@ def rows(c: Context) -> List[List[dict]]:
                 left="per minute",
             ),
         ],
+        [
+            graph(
+                "Shard messages per minute (stale: late, skipped by a worker)",
+                [
+                    custom(c, "ShardMessagesSent", "Sum", "sent by the dispatcher"),
+                    custom(c, "ShardMessagesUnsent", "Sum", "not sent"),
+                    custom(c, "ShardMessagesStale", "Sum", "stale"),
+                ],
+                width=6,
+                left="messages",
+            ),
+            graph(
+                f"Oldest shard message, s (alarm: {c.rule('ShardQueueOldestMessageAlarm')})",
+                [
+                    queue(SHARD_QUEUE, "ApproximateAgeOfOldestMessage", "Maximum", "age of the oldest"),
+                    queue(SHARD_QUEUE, "ApproximateNumberOfMessagesVisible", "Maximum", "waiting", yAxis="right"),
+                    queue(SHARD_QUEUE, "ApproximateNumberOfMessagesNotVisible", "Maximum", "in flight", yAxis="right"),
+                ],
+                width=6,
+                left="seconds",
+                right="messages",
+                lines=[c.threshold("ShardQueueOldestMessageAlarm", "age")],
+            ),
+            graph(
+                "Billing workers running at once (bound: BillingWorkerConcurrency)",
+                [function("BillShards", "ConcurrentExecutions", "Maximum", "concurrent")],
+                width=6,
+                left="invocations",
+            ),
+            graph(
+                f"Dead letters (alarm: {c.rule('ShardDeadLettersAlarm')})",
+                [queue(SHARD_DEAD_LETTERS, "ApproximateNumberOfMessagesVisible", "Maximum", "dead letters")],
+                period=300,
+                width=6,
+                left="messages",
+                lines=[c.threshold("ShardDeadLettersAlarm", "dead letters")],
+            ),
+        ],
         [text("## API Gateway: every request, as the chat page sees it")],
         [
             graph(
@@ -352,10 +401,11 @@ def rows(c: Context) -> List[List[dict]]:
                 left="ms",
             ),
         ],
-        [text("## Lambda: the two functions")],
+        [text("## Lambda: the API, the billing dispatcher and the billing workers")],
         [
             graph(
-                f"Function errors and throttles (alarm: billing errors {c.rule('BillingFunctionErrorsAlarm')})",
+                f"Function errors and throttles (alarms: dispatcher errors {c.rule('BillingFunctionErrorsAlarm')}, "
+                f"workers errors {c.rule('BillingWorkerErrorsAlarm')})",
                 [function(f, name, "Sum", name.lower()) for f in FUNCTIONS for name in ("Errors", "Throttles")],
                 left="per minute",
             ),
@@ -365,7 +415,7 @@ def rows(c: Context) -> List[List[dict]]:
                 left="ms",
             ),
             graph(
-                f"Billing invocations per 5 min (alarm: {c.rule('BillingNotRunningAlarm')})",
+                f"Dispatcher invocations per 5 min (alarm: {c.rule('BillingNotRunningAlarm')})",
                 [function("BillActiveSessions", "Invocations", "Sum", "invocations")],
                 period=300,
                 left="invocations",

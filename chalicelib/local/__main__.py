@@ -28,6 +28,8 @@ def _env_from_config() -> "Config":
         os.environ.setdefault(key, value)
     port = int(os.environ.get("DYNAMODB_PORT", "8001"))
     os.environ["DYNAMODB_ENDPOINT"] = f"http://127.0.0.1:{port}"
+    # The billing queue lives on the same moto server; botocore sends every SQS call there.
+    os.environ["AWS_ENDPOINT_URL_SQS"] = f"http://127.0.0.1:{port}"
     # moto accepts any credentials; boto3 still wants some.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 class DriverContext:
     """The parts of a Lambda context the handler and Powertools read."""
 
-    function_name = "session-timer-local-bill_active_sessions"
     function_version = "$LATEST"
     memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:" + function_name
 
-    def __init__(self, timeout_ms: int):
+    def __init__(self, timeout_ms: int, function_name: str = "session-timer-local-bill_active_sessions"):
+        self.function_name = function_name
+        self.invoked_function_arn = "arn:aws:lambda:local:000000000000:function:" + function_name
         self.aws_request_id = str(uuid.uuid4())
         self._deadline = time.monotonic() + timeout_ms / 1000
 

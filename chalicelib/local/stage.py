@@ -1,6 +1,7 @@
 """Starting and stopping the pieces of the local stage, in order."""
 
 import json
+import os
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,8 @@ from chalicelib.local.api_server import make_api_server
 from chalicelib.local.driver import BillingDriver
 from chalicelib.local.host_check import HostCheckedHandler
 from chalicelib.local.moto_server import LocalDynamo
+from chalicelib.local.queue_consumer import QueueConsumer
+from chalicelib.local.queues import create_billing_queues
 from chalicelib.local.seed import DEMO_ADVISOR, DEMO_USER, seed_demo
 from chalicelib.local.tables import create_tables
 from chalicelib.settings import current
@@ -59,6 +62,10 @@ class LocalStage:
         settings = current()
         client = boto3.client("dynamodb", endpoint_url=self.dynamo.endpoint, region_name=settings.region)
         create_tables(client, settings)
+        # The same path as deployed: the schedule dispatches one message per shard to this
+        # queue (moto, on the same server) and the consumer hands batches to the worker.
+        sqs = boto3.client("sqs", endpoint_url=self.dynamo.endpoint, region_name=settings.region)
+        os.environ["BILLING_QUEUE_URL"] = create_billing_queues(sqs)
         models.bind(settings)
         self.seed_message = seed_demo()
 
@@ -76,6 +83,9 @@ class LocalStage:
         self.web = ThreadingHTTPServer((self.host, self.web_port), handler)
         self.web.daemon_threads = True
         self._serve(self.web, "web")
+        self.consumer = QueueConsumer(
+            app_module.bill_shards, sqs, os.environ["BILLING_QUEUE_URL"], batch_size=app_module.SHARDS_PER_WORKER
+        ).start()
         self.billing = BillingDriver(app_module.bill_active_sessions, self.billing_interval_s).start()
 
     def print_banner(self) -> None:
@@ -85,9 +95,10 @@ class LocalStage:
                 [
                     "session timer: local stage is up",
                     f"  API          {api}",
-                    f"  DynamoDB     {self.dynamo.endpoint} (moto, serialised)",
+                    f"  DynamoDB     {self.dynamo.endpoint} (moto, serialised; the billing queue too)",
                     f"  chat page    http://localhost:{self.web_port}/?user={DEMO_USER}&advisor={DEMO_ADVISOR}",
-                    f"  billing      every {self.billing_interval_s:g} s",
+                    f"  billing      every {self.billing_interval_s:g} s: one queue message per shard, "
+                    "billed by the worker",
                     f"  {self.seed_message}",
                     "try:",
                     f"  curl -s -X POST {api}/sessions -H 'X-User-Id: {DEMO_USER}' "
@@ -100,6 +111,7 @@ class LocalStage:
 
     def stop(self) -> None:
         self.billing.stop()
+        self.consumer.stop()
         for server, thread in reversed(self._servers):
             server.shutdown()
             server.server_close()

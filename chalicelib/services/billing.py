@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from threading import Lock
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Sequence, Set
 
 from chalicelib import observability
 from chalicelib.clock import Clock
@@ -52,11 +52,21 @@ class RunReport:
     shards_cut_short: int = 0
     duration_ms: int = 0
     _lock: Lock = field(default_factory=Lock, repr=False, compare=False)
+    # Which shards' queries failed: a queue worker hands their messages back to be retried.
+    _incomplete: Set[int] = field(default_factory=set, repr=False, compare=False)
 
     def add(self, **counts: int) -> None:
         with self._lock:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
+
+    def mark_incomplete(self, shard: int) -> None:
+        with self._lock:
+            self._incomplete.add(shard)
+
+    @property
+    def incomplete_shards(self) -> Set[int]:
+        return set(self._incomplete)
 
     def as_dict(self) -> Dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
@@ -122,6 +132,7 @@ def _bill_shard(
                 on_failure(session, error)
     except Exception as error:  # the shard's query failed: its sessions wait for the next run
         report.add(failed=1, shards_incomplete=1)
+        report.mark_incomplete(read.shard)
         on_failure(None, error)
 
 
@@ -132,16 +143,18 @@ def run_billing(
     safety_margin_ms: int,
     workers: int,
     on_failure: OnFailure = lambda session, error: None,
+    reads: Optional[Sequence[ShardRead]] = None,
 ) -> RunReport:
-    """Bill every shard of the active-sessions index, shards in parallel on a bounded pool, in
-    the order of `billing_order`: under overload, each run starts where the previous one stopped."""
+    """Bill shards of the active-sessions index in parallel on a bounded pool: `reads` (a queue
+    worker's shards), or every shard in the order of `billing_order`, so that under overload
+    each run starts where the previous one stopped."""
     started = time.monotonic()
     report = RunReport()
 
     def has_time() -> bool:
         return remaining_ms() > safety_margin_ms
 
-    order = billing_order(clock() // MS_PER_MINUTE, store.settings.active_shards)
+    order = reads if reads is not None else billing_order(clock() // MS_PER_MINUTE, store.settings.active_shards)
     store.connect()  # before the threads: each would otherwise build its own client
     # The pool's queue is first in, first out: shards start in the order submitted.
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="billing") as pool:

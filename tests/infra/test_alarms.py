@@ -10,6 +10,7 @@ import json
 import pytest
 
 from chalicelib import observability
+from chalicelib.domain.billing_message import STALE_AFTER_MINUTES
 from chalicelib.services.billing import RunReport
 from harness.factories import make_session
 
@@ -39,7 +40,12 @@ def emitted_metrics(template, capsys, monkeypatch) -> dict:
         observability.timer_started(make_session(), 12, lag_source="request_time_epoch")
     with monkeypatch.context() as patch:
         deployed_environment(template, "app.bill_active_sessions", patch)
+        observability.billing_dispatched({"event_id": "e", "minute": 1, "shards": 1, "sent": 1, "unsent": 0})
+    with monkeypatch.context() as patch:
+        # The billing runs are the queue workers' now: their metrics are emitted there.
+        deployed_environment(template, "app.bill_shards", patch)
         observability.billing_run_finished(RunReport().as_dict())
+        observability.shard_messages_skipped(stale=1, duplicate=0)
     metrics = {}
     for line in capsys.readouterr().out.splitlines():
         document = json.loads(line) if line.startswith("{") else {}
@@ -93,17 +99,43 @@ def test_api_5xx_rate_alarm_watches_this_stacks_api_stage(template):
     assert 0 < props["Threshold"] <= 5  # percent
 
 
-def test_billing_function_alarms_watch_the_packaged_function(template):
-    billing = template.function_by_handler("app.bill_active_sessions")
-    lambda_alarms = [
-        a["Properties"] for a in alarms(template).values() if a["Properties"].get("Namespace") == "AWS/Lambda"
-    ]
-    assert {p["MetricName"] for p in lambda_alarms} >= {"Errors", "Invocations"}
-    for props in lambda_alarms:
-        assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": billing}}]
-    [not_running] = [p for p in lambda_alarms if p["MetricName"] == "Invocations"]
+def test_billing_function_alarms_watch_the_packaged_functions(template):
+    dispatcher = template.function_by_handler("app.bill_active_sessions")
+    worker = template.function_by_handler("app.bill_shards")
+    lambda_alarms = {
+        (a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]["Ref"]): a["Properties"]
+        for a in alarms(template).values()
+        if a["Properties"].get("Namespace") == "AWS/Lambda"
+    }
+    # Only the schedule's dispatcher runs at a known rate: too few invocations is its alarm.
+    assert set(lambda_alarms) == {("Errors", dispatcher), ("Invocations", dispatcher), ("Errors", worker)}
+    for props in lambda_alarms.values():
+        assert [d["Name"] for d in props["Dimensions"]] == ["FunctionName"]
     # No data at all is the failure this alarm exists for.
-    assert not_running["TreatMissingData"] == "breaching"
+    assert lambda_alarms[("Invocations", dispatcher)]["TreatMissingData"] == "breaching"
+    assert lambda_alarms[("Errors", worker)]["Threshold"] == 0
+
+
+def test_queue_alarms_watch_the_stacks_own_billing_queues(template):
+    sqs_alarms = {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in alarms(template).values()
+        if a["Properties"].get("Namespace") == "AWS/SQS"
+    }
+    assert set(sqs_alarms) == {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
+    dead_letters = sqs_alarms["ApproximateNumberOfMessagesVisible"]
+    # AWS/SQS names a queue by its name alone: the template's own queue, not a typed name.
+    assert dead_letters["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ShardDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (dead_letters["Threshold"], dead_letters["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    oldest = sqs_alarms["ApproximateAgeOfOldestMessage"]
+    assert oldest["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["ShardQueue", "QueueName"]}}]
+    assert oldest["Statistic"] == "Maximum" and oldest["ComparisonOperator"] == "GreaterThanThreshold"
+    # Above a minute (a message is normally taken within seconds), at most when a worker would
+    # find it stale and skip it: past that, shards go unbilled.
+    assert 60 <= oldest["Threshold"] <= STALE_AFTER_MINUTES * 60
+    assert oldest["DatapointsToAlarm"] >= 2
 
 
 def test_every_alarm_notifies_the_alarm_topic(template):

@@ -90,13 +90,15 @@ def expressions(body: dict) -> set:
 
 def as_sub(value) -> str:
     """An alarm's dimension value as the dashboard's Fn::Sub text writes it."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
     return "${" + value["Ref"] + "}" if isinstance(value, dict) else value
 
 
 def emitted_metrics(capsys, monkeypatch) -> set:
     """(namespace, metric, dimensions) of every EMF document the code prints, for each kind of
-    timer start and a billing run, under each deployed stage's environment of
-    .chalice/config.json (Powertools takes the `service` dimension from it)."""
+    timer start, a dispatch, a billing run and a worker's skipped messages, under each deployed
+    stage's environment of .chalice/config.json (Powertools takes the `service` dimension from it)."""
     config = json.loads(CHALICE_CONFIG.read_text())
     capsys.readouterr()
     for stage, settings in config["stages"].items():
@@ -112,6 +114,8 @@ def emitted_metrics(capsys, monkeypatch) -> set:
             ):
                 observability.timer_started(make_session(timer_init=kind), 12, lag_source=source)
             observability.billing_run_finished(RunReport().as_dict())
+            observability.billing_dispatched({"event_id": "e", "minute": 1, "shards": 1, "sent": 1, "unsent": 0})
+            observability.shard_messages_skipped(stale=1, duplicate=1)
     found = set()
     for line in capsys.readouterr().out.splitlines():
         document = json.loads(line) if line.startswith("{") else {}
@@ -119,7 +123,7 @@ def emitted_metrics(capsys, monkeypatch) -> set:
             [dimension_names] = directive["Dimensions"]
             dimensions = tuple(sorted((d, document[d]) for d in dimension_names))
             found |= {(directive["Namespace"], metric["Name"], dimensions) for metric in directive["Metrics"]}
-    assert {name for _, name, _ in found} >= {"TimerStartLag", "BillingFailures"}, found
+    assert {name for _, name, _ in found} >= {"TimerStartLag", "BillingFailures", "ShardMessagesSent"}, found
     return found
 
 
@@ -176,13 +180,17 @@ def test_every_substitution_names_a_resource_parameter_or_pseudo_parameter(gener
     template = resources()
     text = generated["Properties"]["DashboardBody"]["Fn::Sub"]
     names = SUBSTITUTION.findall(text)
-    assert {"AWS::Region", "SessionsTable", "APIHandler", "BillActiveSessions"} <= set(names)
+    assert {"AWS::Region", "SessionsTable", "APIHandler", "BillActiveSessions", "BillShards"} <= set(names)
+    assert {"ShardQueue.QueueName", "ShardDeadLetterQueue.QueueName"} <= set(names)
     for name in names:
         if name.startswith("!"):  # a literal ${...}
             continue
         resource, dot, attribute = name.partition(".")
         if dot:
-            assert resource in template["Resources"] and attribute == "Arn", name
+            assert resource in template["Resources"], name
+            # An alarm's ARN, or the name AWS/SQS publishes a queue's metrics under.
+            kind = template["Resources"][resource]["Type"]
+            assert attribute == "Arn" or (kind, attribute) == ("AWS::SQS::Queue", "QueueName"), name
         else:
             assert name in template["Resources"] or name in template["Parameters"] or name in PSEUDO_PARAMETERS, name
     assert generated["Properties"]["DashboardName"] == {"Ref": "AWS::StackName"}
@@ -250,5 +258,5 @@ def test_the_packaged_template_holds_the_dashboard_and_names_what_it_packaged(te
     functions = {
         dict(dimensions)["FunctionName"] for namespace, _, dimensions, _, _ in shown if namespace == "AWS/Lambda"
     }
-    handlers = ("app.app", "app.bill_active_sessions")
+    handlers = ("app.app", "app.bill_active_sessions", "app.bill_shards")
     assert functions == {"${" + template.function_by_handler(handler) + "}" for handler in handlers}

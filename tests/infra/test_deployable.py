@@ -1,5 +1,6 @@
-"""What an operator deploys: a supported runtime on arm64, code built for it, tracing, and a
-scheduled function whose failures are kept and whose concurrency is its own."""
+"""What an operator deploys: a supported runtime on arm64, code built for it, tracing, and
+billing functions whose concurrency is their own: a scheduled dispatcher whose failures are
+kept, and queue workers bounded by their event source."""
 
 import io
 import json
@@ -10,7 +11,7 @@ import pytest
 from tests.infra.packaged import LAMBDA_MACHINES, compiled_code
 
 RUNTIME, ARCHITECTURE = "python3.13", "arm64"
-BILLING = "app.bill_active_sessions"
+DISPATCHER, WORKER = "app.bill_active_sessions", "app.bill_shards"
 
 
 def test_every_function_runs_python313_on_arm64_with_active_tracing(template):
@@ -59,7 +60,7 @@ def test_the_zip_inspection_names_each_compiled_files_architecture(tmp_path, fil
 
 
 def test_billing_has_its_own_concurrency_and_keeps_its_failed_runs(template):
-    name = template.function_by_handler(BILLING)
+    name = template.function_by_handler(DISPATCHER)
     billing = template.functions[name]["Properties"]
     # Two: a run that overruns its minute may overlap the next one, never more.
     assert billing["ReservedConcurrentExecutions"] == 2
@@ -71,7 +72,21 @@ def test_billing_has_its_own_concurrency_and_keeps_its_failed_runs(template):
     assert template.resources[queue]["Type"] == "AWS::SQS::Queue"
     assert template.resources[queue]["Properties"]["KmsMasterKeyId"]
     sends = [s for s in template.statements(name) if "sqs:SendMessage" in s["Action"]]
-    assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [queue, "Arn"]}]
+    assert {"Fn::GetAtt": [queue, "Arn"]} in [s["Resource"] for s in sends]
+    # The workers' reservation is their event source's bound, one parameter for both: the
+    # API cannot take their share, and a reservation below the bound would throttle
+    # invocations, which count as receives and push good messages to the dead-letter queue.
+    worker = template.functions[template.function_by_handler(WORKER)]["Properties"]
+    [event] = worker["Events"].values()
+    bound = event["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+    assert bound == {"Ref": "BillingWorkerConcurrency"}
+    assert worker["ReservedConcurrentExecutions"] == bound
+
+
+def test_a_billing_worker_has_one_full_vcpu(template):
+    # 1769 MB: Lambda's one vCPU; a worker's shards are billed by CPU-bound threads.
+    worker = template.functions[template.function_by_handler(WORKER)]["Properties"]
+    assert worker["MemorySize"] >= 1769
 
 
 def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(template):

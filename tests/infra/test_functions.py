@@ -6,16 +6,16 @@ from chalicelib.settings import Settings
 from chalicelib.store.models import TABLES
 
 TABLE_VARIABLES = {logical_id: field.upper() for logical_id, (_, field) in TABLES.items()}
-API, BILLING = "app.app", "app.bill_active_sessions"
+API, DISPATCHER, WORKER = "app.app", "app.bill_active_sessions", "app.bill_shards"
 
 
 def variables(template, name):
     return template.functions[name]["Properties"]["Environment"]["Variables"]
 
 
-def test_the_two_functions_are_packaged(template):
+def test_the_three_functions_are_packaged(template):
     handlers = {f["Properties"]["Handler"] for f in template.functions.values()}
-    assert handlers == {API, BILLING}
+    assert handlers == {API, DISPATCHER, WORKER}
 
 
 def test_every_function_reads_the_tables_the_template_creates(template):
@@ -36,14 +36,22 @@ def test_every_function_runs_as_its_deployed_stage(template):
         assert env["POWERTOOLS_SERVICE_NAME"] == "session-timer"
 
 
-def test_billing_runs_every_minute_and_ends_before_its_margin_and_the_next_run(template):
-    billing = template.functions[template.function_by_handler(BILLING)]["Properties"]
-    [event] = billing["Events"].values()
+def test_billing_is_dispatched_every_minute_within_the_minute(template):
+    dispatcher = template.functions[template.function_by_handler(DISPATCHER)]["Properties"]
+    [event] = dispatcher["Events"].values()
     assert event == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
-    margin_s = int(variables(template, template.function_by_handler(BILLING))["BILLING_SAFETY_MARGIN_MS"]) / 1000
-    # The run stops taking sessions `margin` before its deadline; the rest of the timeout is
-    # the time it has to work, and a run should be over before the next one starts.
-    assert margin_s * 2 <= billing["Timeout"] < 60
+    assert dispatcher["Timeout"] < 60
+
+
+def test_billing_workers_end_before_their_margin_and_the_next_minutes_messages(template):
+    worker = template.functions[template.function_by_handler(WORKER)]["Properties"]
+    [event] = worker["Events"].values()
+    assert event["Type"] == "SQS"
+    margin_s = int(variables(template, template.function_by_handler(WORKER))["BILLING_SAFETY_MARGIN_MS"]) / 1000
+    # A worker stops taking sessions `margin` before its deadline; the rest of the timeout is
+    # the time it has to work, and its shards should be done before the next minute's
+    # messages for them are dispatched.
+    assert margin_s * 2 <= worker["Timeout"] < 60
     api = template.functions[template.function_by_handler(API)]["Properties"]
     assert api["Timeout"] <= 29  # API Gateway gives up after 29 s; a longer Lambda only costs
 

@@ -1,27 +1,40 @@
-"""Least privilege: each function may do on DynamoDB what its code does, and nothing more.
+"""Least privilege: each function may do on DynamoDB (and SQS) what its code does, and nothing more.
 
-The static tests read the packaged roles. The last two run the code each function runs (the
-API's routes, the billing run, their race paths) on moto, record every DynamoDB request it
-makes, and compare with that function's role: a grant missing there is an outage in
-production that nothing else here would notice offline, and a grant no request needs is
-privilege to remove. A new code path that needs a new grant extends the scenario here.
+The static tests read the packaged roles. The last three run the code each function runs (the
+API's routes, the billing dispatcher, a billing worker's batch and its race paths) on moto,
+record every DynamoDB and SQS request it makes, and compare with that function's role: a grant
+missing there is an outage in production that nothing else here would notice offline, and a
+grant no request needs is privilege to remove. A new code path that needs a new grant extends
+the scenario here. What Lambda itself does with a role (the worker's event source polling the
+queue, the dispatcher's failed-run dead-letter queue) is checked in test_billing_queue.py and
+test_deployable.py.
 """
 
 import contextlib
 import json
 import threading
 
+import boto3
 from botocore.client import BaseClient
 
 import app as app_module
+from chalicelib.api import dependencies
+from chalicelib.domain.billing_message import ShardMessage
+from chalicelib.domain.billing_order import ShardRead
+from chalicelib.domain.timer import MS_PER_MINUTE
 from chalicelib.local.driver import DriverContext, scheduled_event
 from chalicelib.services.billing import RunReport, bill_session
 from chalicelib.settings import current
 from chalicelib.store.models import TABLES, SessionItem
+from chalicelib.store.records import shard_of
 from harness.dynamo import add_user
+from tests.infra.lambda_events import sqs_event
 from tests.infra.packaged import as_list, grants, resource_key
 
-API, BILLING = "app.app", "app.bill_active_sessions"
+API, DISPATCHER, WORKER = "app.app", "app.bill_active_sessions", "app.bill_shards"
+QUEUE_LOGICAL_ID = "ShardQueue"
+# The dispatcher's role also lets Lambda (not the code) keep a failed run's event there.
+ASYNC_DEAD_LETTERS = ("sqs:SendMessage", "BillingDeadLetterQueue")
 # What the code may ask of DynamoDB at all: item reads and conditional writes (transactions
 # are made of Put/Update/ConditionCheck), and queries on the sparse active index. Scans,
 # deletes, batch writes and table management are operator tools' business, never a Lambda's.
@@ -70,9 +83,26 @@ def test_only_the_actions_the_code_uses_on_the_stacks_own_tables(template):
 
 def test_the_api_cannot_query_and_billing_cannot_read_advisors(template):
     api = grants(template.statements(template.function_by_handler(API)))
-    billing = grants(template.statements(template.function_by_handler(BILLING)))
+    billing = grants(template.statements(template.function_by_handler(WORKER)))
     assert not any(action == "dynamodb:Query" for action, _ in api)
+    assert any(action == "dynamodb:Query" for action, _ in billing)
     assert not any(resource == "AdvisorsTable" for _, resource in billing)
+
+
+def test_the_dispatcher_cannot_touch_dynamodb(template):
+    # It only sends messages: a dispatcher that could bill would be a second, unbounded biller.
+    assert grants(template.statements(template.function_by_handler(DISPATCHER))) == set()
+
+
+def test_only_the_billing_functions_reach_sqs_and_only_their_own_queues(template):
+    queues = set(template.of_type("AWS::SQS::Queue"))
+    assert grants(template.statements(template.function_by_handler(API)), "sqs:") == set()
+    for handler in (DISPATCHER, WORKER):
+        for statement in template.statements(template.function_by_handler(handler)):
+            actions = as_list(statement["Action"])
+            if any(a.startswith("sqs:") for a in actions):
+                assert all(a.startswith("sqs:") and "*" not in a for a in actions), (handler, actions)
+                assert {resource_key(r) for r in as_list(statement["Resource"])} <= queues, (handler, statement)
 
 
 def test_logs_go_only_to_the_functions_own_group(template):
@@ -89,13 +119,13 @@ def test_logs_go_only_to_the_functions_own_group(template):
 
 
 @contextlib.contextmanager
-def recording(monkeypatch):
-    """Every DynamoDB request made through botocore (PynamoDB included): (operation, params)."""
+def recording(monkeypatch, service="dynamodb"):
+    """Every request to `service` made through botocore (PynamoDB included): (operation, params)."""
     calls, lock = [], threading.Lock()
     original = BaseClient._make_api_call
 
     def record(client, operation, params):
-        if client.meta.service_model.service_name == "dynamodb":
+        if client.meta.service_model.service_name == service:
             with lock:
                 calls.append((operation, params))
         return original(client, operation, params)
@@ -103,6 +133,22 @@ def recording(monkeypatch):
     monkeypatch.setattr(BaseClient, "_make_api_call", record)
     yield calls
     monkeypatch.setattr(BaseClient, "_make_api_call", original)
+
+
+# What IAM checks for each SQS request the code may make (SendMessageBatch is authorised as
+# sqs:SendMessage, DeleteMessageBatch as sqs:DeleteMessage).
+SQS_ACTION = {
+    "SendMessage": "sqs:SendMessage",
+    "SendMessageBatch": "sqs:SendMessage",
+    "ReceiveMessage": "sqs:ReceiveMessage",
+    "DeleteMessage": "sqs:DeleteMessage",
+    "DeleteMessageBatch": "sqs:DeleteMessage",
+    "GetQueueAttributes": "sqs:GetQueueAttributes",
+}
+
+
+def needed_sqs(calls, logical_id_of_url) -> set:
+    return {(SQS_ACTION[operation], logical_id_of_url[params["QueueUrl"]]) for operation, params in calls}
 
 
 def needed(calls) -> set:
@@ -164,22 +210,61 @@ def test_the_api_role_grants_exactly_the_requests_the_routes_make(template, api,
     assert_grants_match(needed(calls), grants(template.statements(template.function_by_handler(API))))
 
 
+def packaged_timeout_ms(template, handler) -> int:
+    return 1000 * template.functions[template.function_by_handler(handler)]["Properties"]["Timeout"]
+
+
+def test_the_dispatcher_role_grants_exactly_the_requests_a_dispatch_makes(template, dynamo, clock, monkeypatch):
+    sqs = boto3.client("sqs", region_name=current().region)
+    url = sqs.create_queue(QueueName="iam-shards")["QueueUrl"]
+    monkeypatch.setenv("BILLING_QUEUE_URL", url)
+    monkeypatch.setattr(dependencies, "_queue", None)
+    with recording(monkeypatch, "sqs") as sent, recording(monkeypatch) as dynamodb:
+        report = app_module.bill_active_sessions(
+            scheduled_event(), DriverContext(packaged_timeout_ms(template, DISPATCHER))
+        )
+    assert report["sent"] == current().active_shards and report["unsent"] == 0
+    assert dynamodb == []
+    needed_pairs = needed_sqs(sent, {url: QUEUE_LOGICAL_ID})
+    granted = grants(template.statements(template.function_by_handler(DISPATCHER)), "sqs:") - {ASYNC_DEAD_LETTERS}
+    assert_grants_match(needed_pairs, granted)
+
+
+def ids_in_one_shard(prefix: str, count: int):
+    """Session ids that share a shard, and that shard."""
+    shards = current().active_shards
+    by_shard: dict = {}
+    for number in range(1000):
+        session_id = f"{prefix}-{number:02d}"
+        found = by_shard.setdefault(shard_of(session_id, shards), [])
+        found.append(session_id)
+        if len(found) == count:
+            return found, shard_of(session_id, shards)
+    raise AssertionError("no shard got enough ids")
+
+
 def test_the_billing_role_grants_exactly_the_requests_a_run_makes(template, api, demo, clock, store, monkeypatch):
+    (paying, short), shard = ids_in_one_shard("iam-bill", 2)
     add_user("u-short", 250)  # pays one minute, then runs out
-    assert api.start(demo["user"], demo["advisor"], session_id="iam-bill-01")[0] == 201
-    assert api.start("u-short", demo["advisor"], session_id="iam-bill-02")[0] == 201
-    as_read_before_the_run = store.session("iam-bill-01")
+    assert api.start(demo["user"], demo["advisor"], session_id=paying)[0] == 201
+    assert api.start("u-short", demo["advisor"], session_id=short)[0] == 201
+    as_read_before_the_run = store.session(paying)
     clock.advance(seconds=150)
-    # One shard at a time: in-process moto is not atomic across threads (a refused transaction
-    # restores whole tables, undoing a concurrent charge), which would make the run's requests
-    # vary from one test run to the next.
+    # One shard, so one billing thread: in-process moto is not atomic across threads (a
+    # refused transaction restores whole tables, undoing a concurrent charge), which would
+    # make the requests vary from one test run to the next.
     monkeypatch.setenv("BILLING_WORKERS", "1")
-    with recording(monkeypatch) as calls:
-        # The scheduled function's own entry, with a Lambda context of its packaged timeout.
-        app_module.bill_active_sessions(scheduled_event(), DriverContext(55_000))
-        # An overlapping run that read the session before this one charged it: its charge
+    body = ShardMessage(ShardRead(shard, True), clock() // MS_PER_MINUTE).body()
+    context = DriverContext(packaged_timeout_ms(template, WORKER), "session-timer-dev-bill_shards")
+    with recording(monkeypatch, "sqs") as sqs_calls, recording(monkeypatch) as calls:
+        # The worker's own entry, as the SQS event source invokes it.
+        response = app_module.bill_shards(sqs_event([body]), context)
+        # An overlapping worker that read the session before this one charged it: its charge
         # is refused and it re-reads the session.
         bill_session(store, clock, as_read_before_the_run, RunReport())
-    assert api.poll("u-short", "iam-bill-02")[1]["end_reason"] == "credits_exhausted"
+    assert response == {"batchItemFailures": []}
+    assert api.poll("u-short", short)[1]["end_reason"] == "credits_exhausted"
     assert any(operation == "Query" for operation, _ in calls)
-    assert_grants_match(needed(calls), grants(template.statements(template.function_by_handler(BILLING))))
+    # Receiving and deleting is the event source's work, under the same role (test_billing_queue.py).
+    assert sqs_calls == []
+    assert_grants_match(needed(calls), grants(template.statements(template.function_by_handler(WORKER))))

@@ -3,21 +3,29 @@ Logs Insights queries use only fields and values the service's log lines really 
 
 The lines are real: requests through the app (a start, a poll DynamoDB throttles), a start
 with API Gateway's request time, a billing run through its Lambda handler with one failing
-session and one running out of credits, and an unhandled error.
+session and one running out of credits, a dispatch to a (moto) billing queue, a worker's batch
+with a message to bill, a late one and one that is not ours, and an unhandled error.
 """
 
 import json
 import re
 
+import boto3
+
 import app as app_module
+from chalicelib.api import dependencies
 from chalicelib.api.errors import json_errors
+from chalicelib.domain.billing_message import STALE_AFTER_MINUTES, ShardMessage
+from chalicelib.domain.billing_order import ShardRead
 from chalicelib.domain.validation import StartRequest
 from chalicelib.local.driver import DriverContext, scheduled_event
 from chalicelib.services.start import start_session
+from chalicelib.settings import current
 from harness.clock import MINUTE_MS
 from harness.dynamo import add_user
 from harness.faults import INTERNAL, failing, failing_call
 from harness.legacy import captured_log
+from tests.infra.lambda_events import sqs_event
 from tests.infra.packaged import PROJECT
 
 DOC = PROJECT / "docs" / "operations.md"
@@ -102,11 +110,30 @@ def logged_lines(api, demo, store, clock, monkeypatch) -> list:
 
         with failing_call(monkeypatch, 0, INTERNAL, matches=victim):
             app_module.bill_active_sessions(scheduled_event(), DriverContext(55_000))
+        dispatch_and_bill_a_batch(clock, monkeypatch)
         json_errors(lambda: 1 / 0)()
     lines = log.lines()
     events = {line.get("event") for line in lines}
-    assert events >= {"timer_started", "charge_committed", "billing_failed", "billing_run"}, events
+    expected = {"timer_started", "charge_committed", "billing_failed", "billing_run", "billing_dispatched"}
+    assert events >= expected | {"shard_messages_skipped", "shard_message_refused"}, events
     return lines
+
+
+def dispatch_and_bill_a_batch(clock, monkeypatch) -> None:
+    """The deployed billing's own lines: the dispatcher's, then a worker's batch."""
+    queue = boto3.client("sqs", region_name=current().region).create_queue(QueueName="runbook-shards")
+    with monkeypatch.context() as patch:
+        patch.setenv("BILLING_QUEUE_URL", queue["QueueUrl"])
+        patch.setattr(dependencies, "_queue", None)
+        app_module.bill_active_sessions(scheduled_event(), DriverContext(30_000))
+    minute = clock() // MINUTE_MS
+    bodies = [
+        ShardMessage(ShardRead(0, True), minute).body(),
+        ShardMessage(ShardRead(1, False), minute - STALE_AFTER_MINUTES).body(),
+        '{"not": "a shard message"}',
+    ]
+    response = app_module.bill_shards(sqs_event(bodies), DriverContext(55_000, "session-timer-bill_shards"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m3"}]}
 
 
 def test_every_alarm_has_a_runbook_entry():
