@@ -33,6 +33,16 @@ BENCHMARKS: Dict[str, Tuple[str, str, str]] = {
         "A bare loop replaying the very transactions the run sent, on the same data in the same "
         "process (throughput), and the smallest table (reads and memory).",
     ),
+    "fanout": (
+        "Billing fanned out over the queue (bench/fanout.py)",
+        "`bill_deliveries` in worker processes against moto's HTTP server (serialised, in a process of its own): "
+        "one worker's sessions/s for a batch of 1 and of 4 shards with 5, 10 and 15 ms added per DynamoDB call, "
+        "its CPU and moto's per session; 1, 2 and 4 workers in parallel, each with a moto server of its own and "
+        "all on one shared server; and, computed from those, the shards, workers and dollars a billing minute of "
+        "100 000 and 1 000 000 sessions needs at prod's settings.",
+        "One worker (the parallel runs), and the same figures with each call's wait for moto taken out (the "
+        "sizing): moto spends milliseconds of its own on every call, which DynamoDB does not.",
+    ),
     "cold_start": (
         "Cold start (bench/cold_start.py)",
         "The import time of app.py in fresh interpreters (median), and the size of "
@@ -95,6 +105,32 @@ SUMMARY: List[Tuple[str, Tuple[str, ...], str, Check]] = [
         "~1 (flat)",
         lambda v: v <= 1.2,
     ),
+    (
+        "fanout: sessions/s, most workers / 1 (a moto server each, 15 ms)",
+        ("fanout", "own_servers_ratio"),
+        "> 1 (grows)",
+        lambda v: v > 1,
+    ),
+    ("fanout: sessions/s, most workers / 1 (one shared moto server)", ("fanout", "shared_server_ratio"), "-", None),
+    (
+        "fanout: shards for 1 000 000 sessions at 10 ms (moto's wait out)",
+        ("fanout", "shards_for_million_without_moto"),
+        "<= 512 (prod)",
+        lambda v: v <= 512,
+    ),
+    (
+        "fanout: s per shard, 1 000 000 sessions on 512 shards (moto's wait out)",
+        ("fanout", "million_shard_seconds_without_moto"),
+        "<= 45",
+        lambda v: v <= 45,
+    ),
+    (
+        "fanout: vCPU a 4-shard worker needs at 10 ms (moto's wait out)",
+        ("fanout", "worker_vcpu_without_moto"),
+        "< 1",
+        lambda v: v < 1,
+    ),
+    ("fanout: $ per hour, billing 1 000 000 sessions", ("fanout", "usd_per_hour_million"), "-", None),
     ("cold start: import app / its dependencies", ("cold_start", "ratio"), "<= 1.15", lambda v: v <= 1.15),
     ("cold start: deployment.zip MB", ("cold_start", "deployment_zip_bytes"), "-", None),
     ("handler overhead: app poll / bare read", ("handler_overhead", "ratio"), "<= 1.5", lambda v: v <= 1.5),
@@ -172,4 +208,13 @@ def render(results: dict) -> str:
         ]
         if seconds is not None:
             out += ["", f"Run time: {seconds} s."]
+        out += _tables(results[name])
     return "\n".join(out) + "\n"
+
+
+def _tables(result: Any) -> List[str]:
+    """A benchmark's own tables, when its results carry them (bench/fanout.py's `tables`)."""
+    out: List[str] = []
+    for t in result.get("tables", []) if isinstance(result, dict) else []:
+        out += ["", t["title"] + ":", "", *_markdown_table(t["header"], t["rows"])]
+    return out

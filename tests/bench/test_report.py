@@ -45,3 +45,20 @@ def test_the_committed_readme_is_the_rendering_of_the_committed_results():
     assert (BENCH / "README.md").read_text() == render(_results()), (
         "stale: `python -m bench --readme` rewrites it from bench/results.json"
     )
+
+
+def test_every_summary_figure_of_a_measured_benchmark_is_in_the_results():
+    """A path that names nothing would leave its figure out of the table without a word."""
+    results = _results()
+    expected = [label for label, path, _, _ in SUMMARY if path[0] in results]
+    assert [row[0] for row in summary_rows(results)] == expected
+
+
+def test_a_benchmark_s_own_tables_are_rendered():
+    results = {
+        "when": "then",
+        "machine": "here",
+        "fanout": {"tables": [{"title": "per shard", "header": ["shards", "sessions/s"], "rows": [[4, 12.5]]}]},
+    }
+    text = render(results)
+    assert "per shard:\n\n| shards | sessions/s |\n|---|---|\n| 4 | 12.500 |" in text
