@@ -26,7 +26,10 @@ def test_an_active_session_is_billed_by_the_driver_without_ending(stage, client,
     dispatched = [e for e in events if e["event"] == "billing_dispatched"]
     assert dispatched and dispatched[0]["sent"] == dispatched[0]["shards"] and dispatched[0]["unsent"] == 0
     runs = [e for e in events if e["event"] == "billing_run" and e["minutes_charged"]]
-    # Charged by the queue's worker, never by the scheduled function itself.
-    assert runs and {e["function_name"] for e in runs} == {"session-timer-local-bill_shards"}
+    # Charged by the queue's worker (its run line lists its batch's shards), never by the
+    # scheduled function itself (whose single run would carry the event id instead). Not the
+    # logger's function_name: the local stage's threads share one logger, so a request served
+    # at the same moment may have set it.
+    assert runs and all("shards" in e and "event_id" not in e for e in runs)
     ended = client.end(user, sid).body
     assert ended["charged"] == 199  # the end owes nothing more within the first minute
