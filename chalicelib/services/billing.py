@@ -60,8 +60,11 @@ class RunReport:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
 
-    def mark_incomplete(self, shard: int) -> None:
+    def shard_failed(self, shard: int) -> None:
+        """A shard whose query failed: one failure, counted and remembered together."""
         with self._lock:
+            self.failed += 1
+            self.shards_incomplete += 1
             self._incomplete.add(shard)
 
     @property
@@ -131,8 +134,7 @@ def _bill_shard(
                 report.add(failed=1)
                 on_failure(session, error)
     except Exception as error:  # the shard's query failed: its sessions wait for the next run
-        report.add(failed=1, shards_incomplete=1)
-        report.mark_incomplete(read.shard)
+        report.shard_failed(read.shard)
         on_failure(None, error)
 
 
