@@ -1,5 +1,7 @@
 """The Chalice app: middleware, blueprints and the billing schedule. Nothing else lives here."""
 
+import os
+
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Rate
 
@@ -9,6 +11,11 @@ from chalicelib.api.health import health_api
 from chalicelib.api.invocation import within_remaining_time
 from chalicelib.api.sessions import sessions_api
 from chalicelib.observability import logger
+from chalicelib.settings import idle_seconds
+
+# Refused at start-up (the function's init fails, loudly, on the deploy's first cold start)
+# rather than at every request: a typo must not end sessions at their first poll.
+idle_seconds(os.environ.get("SESSION_IDLE_SECONDS"))
 
 app = Chalice(app_name="session-timer")
 

@@ -80,6 +80,7 @@ def billing_run_finished(report: dict) -> None:
     metrics.add_metric(name="UnitsCharged", unit=MetricUnit.Count, value=report["units_charged"])
     metrics.add_metric(name="SessionsCharged", unit=MetricUnit.Count, value=report["sessions_charged"])
     metrics.add_metric(name="SessionsEndedExhausted", unit=MetricUnit.Count, value=report["ended_exhausted"])
+    metrics.add_metric(name="SessionsEndedIdle", unit=MetricUnit.Count, value=report["ended_idle"])
     metrics.add_metric(name="SessionsLeftOver", unit=MetricUnit.Count, value=report["left_over"])
     # A run stops reading at its deadline, so left_over counts only the sessions in hand then:
     # shards cut short is what says the run did not get through the index.
@@ -113,3 +114,8 @@ def shard_messages_skipped(stale: int, duplicate: int) -> None:
         )
         with single_metric(name="ShardMessagesStale", unit=MetricUnit.Count, value=stale, namespace=NAMESPACE):
             pass
+
+
+def seen_not_recorded(session: Session, why: str) -> None:
+    """A user's poll could not record them as seen (the poll was answered anyway)."""
+    logger.info("seen not recorded", extra={"event": "seen_not_recorded", "session_id": session.session_id, "why": why})

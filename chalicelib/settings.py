@@ -12,6 +12,8 @@ from typing import FrozenSet, Mapping, MutableMapping, Optional
 import botocore.exceptions
 import botocore.session
 
+from chalicelib.domain.presence import DEFAULT_IDLE_SECONDS, MIN_IDLE_SECONDS
+
 LOCAL_STAGE = "local"
 # The region of the local stage's DynamoDB (moto keeps tables per region): what `make run`
 # gives its tables unless AWS_REGION or AWS_DEFAULT_REGION says otherwise.
@@ -44,6 +46,12 @@ class Settings:
     in_lambda: bool = False
     # Cognito app clients whose tokens the API accepts; empty: any client of the user pool.
     allowed_app_client_ids: FrozenSet[str] = frozenset()
+    # How long a session may go without its user being seen before it ends (docs/contract.md).
+    session_idle_seconds: int = DEFAULT_IDLE_SECONDS
+
+    @property
+    def session_idle_ms(self) -> int:
+        return self.session_idle_seconds * 1000
 
     @property
     def is_local(self) -> bool:
@@ -119,7 +127,24 @@ def current() -> Settings:
         billing_queue_url=env.get("BILLING_QUEUE_URL") or None,
         in_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
         allowed_app_client_ids=_id_list(env.get("ALLOWED_APP_CLIENT_IDS", "")),
+        session_idle_seconds=idle_seconds(env.get("SESSION_IDLE_SECONDS")),
     )
+
+
+def idle_seconds(value: Optional[str]) -> int:
+    """SESSION_IDLE_SECONDS: whole seconds, at least MIN_IDLE_SECONDS; unset or blank is the
+    default. Anything else is refused: a typo must not end every session at its first poll."""
+    if value is None or not value.strip():
+        return DEFAULT_IDLE_SECONDS
+    try:
+        seconds = int(value.strip())
+    except ValueError:
+        seconds = None
+    if seconds is None or seconds < MIN_IDLE_SECONDS:
+        raise ConfigurationError(
+            f"SESSION_IDLE_SECONDS must be a whole number of seconds, at least {MIN_IDLE_SECONDS}; got {value!r}"
+        )
+    return seconds
 
 
 def _id_list(value: str) -> FrozenSet[str]:

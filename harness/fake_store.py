@@ -74,3 +74,6 @@ class FakeStore:
 
     def upgrade_legacy(self, session: Session, now_ms: int) -> Upgraded:
         raise NotImplementedError("FakeStore serves the billing run only")
+
+    def record_seen(self, session: Session, last_seen_ms: Optional[int], now_ms: int) -> bool:
+        raise NotImplementedError("FakeStore serves the billing run only")

@@ -298,10 +298,11 @@ def rows(c: Context) -> List[List[dict]]:
                 right="units",
             ),
             graph(
-                "Sessions charged, and ended because the credits ran out",
+                "Sessions charged, and ended because the credits ran out or the user went idle",
                 [
                     custom(c, "SessionsCharged", "Sum", "sessions charged"),
                     custom(c, "SessionsEndedExhausted", "Sum", "ended: credits exhausted"),
+                    custom(c, "SessionsEndedIdle", "Sum", "ended: user idle"),
                 ],
                 width=12,
                 left="sessions",

@@ -1,5 +1,8 @@
 import pytest
 
+# Ten years: longer than any test travels (one goes 100 days).
+IDLE_NEVER_SECONDS = 10 * 365 * 24 * 3600
+
 
 @pytest.fixture(autouse=True)
 def _aws_test_environment(monkeypatch):
@@ -12,5 +15,9 @@ def _aws_test_environment(monkeypatch):
         "AWS_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(key, value)
+    # Users who never leave, unless a test says otherwise: the suite's billing, timer and race
+    # tests travel many minutes without polling, and the idle rule would end their sessions.
+    # The idle tests (tests/*/test_idle*.py) set their own limit; `make run` keeps the default.
+    monkeypatch.setenv("SESSION_IDLE_SECONDS", str(IDLE_NEVER_SECONDS))
     for key in ("DYNAMODB_ENDPOINT", "SESSIONS_TABLE", "ACCOUNTS_TABLE", "ADVISORS_TABLE", "LEDGER_TABLE", "STAGE"):
         monkeypatch.delenv(key, raising=False)

@@ -1,7 +1,7 @@
 """A session as the rules see it, independent of how it is stored."""
 
-from dataclasses import dataclass, replace
-from typing import Any, FrozenSet, Optional
+from dataclasses import dataclass, field, replace
+from typing import Any, FrozenSet, Mapping, Optional
 
 ACTIVE = "active"
 ENDED = "ended"
@@ -9,6 +9,7 @@ ENDED = "ended"
 END_BY_USER = "user"
 END_BY_ADVISOR = "advisor"
 END_CREDITS_EXHAUSTED = "credits_exhausted"
+END_IDLE = "idle"  # its user was not seen for SESSION_IDLE_SECONDS
 
 # How a session's timer start was decided (logged, and shown as timer.initialized).
 AT_CREATION = "at_creation"
@@ -63,6 +64,12 @@ class Account:
     balance: int = 0
     active_sessions: FrozenSet[str] = frozenset()
     single_marker: Optional[str] = None
+    # When each active session's user was last seen (the idle rule), by session id. A session
+    # is missing until this release first records it (the start does, from the start on).
+    last_seen: Mapping[str, int] = field(default_factory=dict)
+
+    def last_seen_of(self, session_id: str) -> Optional[int]:
+        return self.last_seen.get(session_id)
 
     @property
     def markers(self) -> FrozenSet[str]:

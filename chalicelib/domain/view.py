@@ -3,6 +3,7 @@
 from typing import Any, Dict, Optional
 
 from chalicelib.domain.instants import iso_ms
+from chalicelib.domain.presence import DEFAULT_IDLE_SECONDS
 from chalicelib.domain.session import AT_CREATION, Session
 from chalicelib.domain.timer import elapsed_ms, remaining_ms
 
@@ -11,7 +12,9 @@ def _seconds(ms: Optional[int]) -> Optional[float]:
     return None if ms is None else round(ms / 1000, 3)
 
 
-def session_view(session: Session, balance: int, caller_id: str, now_ms: int) -> Dict[str, Any]:
+def session_view(
+    session: Session, balance: int, caller_id: str, now_ms: int, idle_seconds: int = DEFAULT_IDLE_SECONDS
+) -> Dict[str, Any]:
     remaining = remaining_ms(session, balance, now_ms)
     # Once the credits are used up the display freezes: the timer is stopped even before a
     # billing run or an end request records the end.
@@ -30,6 +33,8 @@ def session_view(session: Session, balance: int, caller_id: str, now_ms: int) ->
         "billed_minutes": session.billed_minutes,
         "charged": session.charged,
         "seconds_remaining": _seconds(remaining),
+        # What "no activity" means for this service: the page says it when end_reason is idle.
+        "idle_timeout_seconds": idle_seconds,
         "timer": {
             "state": "running" if running else "stopped",
             "initialized": "at_creation" if session.timer_init == AT_CREATION else "legacy",

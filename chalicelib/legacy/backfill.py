@@ -106,7 +106,7 @@ class Backfill:
                 if self.dry_run:
                     self._would_upgrade(session, tally)
                     continue
-                outcome, _ = upgrade(self.store, session, self.clock)
+                outcome, _, _ = upgrade(self.store, session, self.clock)
                 if outcome == UPGRADED:
                     tally.upgraded += 1
                 else:

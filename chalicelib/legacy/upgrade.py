@@ -5,7 +5,7 @@ its start is believable (legacy/rules.py), writes the upgrade through the store'
 conditional write, and logs the timer line.
 """
 
-from typing import NamedTuple, Protocol, Tuple
+from typing import NamedTuple, Optional, Protocol, Tuple
 
 from chalicelib import observability
 from chalicelib.clock import Clock
@@ -34,25 +34,29 @@ class UpgradeWriter(Protocol):
     def upgrade_legacy(self, session: Session, now_ms: int) -> Upgraded: ...
 
 
-def upgrade(store: UpgradeWriter, session: Session, clock: Clock) -> Tuple[str, Session]:
-    """Upgrade one schema-1 session in place; returns what happened and the session as
-    stored now. Raises LegacyRecordUnusable for a start that cannot be right."""
+def upgrade(store: UpgradeWriter, session: Session, clock: Clock) -> Tuple[str, Session, int]:
+    """Upgrade one schema-1 session in place; returns what happened, the session as stored
+    now, and the instant the upgrade was written at (an active session's user counts as seen
+    then). Raises LegacyRecordUnusable for a start that cannot be right."""
     for _ in range(ATTEMPTS):
-        check_start(session, clock())
-        result = store.upgrade_legacy(session, clock())
+        at = clock()
+        check_start(session, at)
+        result = store.upgrade_legacy(session, at)
         if result.written:
             log_upgrade(result.session)
-            return UPGRADED, result.session
+            return UPGRADED, result.session, at
         if not result.session.is_legacy_unupgraded:
             # Someone else upgraded it from the same record: the same start, logged by them.
-            return UPGRADED_ELSEWHERE, result.session
+            return UPGRADED_ELSEWHERE, result.session, at
         session = result.session  # changed since we read it: decide again from what it holds
     raise ServiceUnavailable("the session record of the previous release keeps changing; retry")
 
 
-def upgrade_on_touch(store: UpgradeWriter, session: Session, clock: Clock) -> Session:
-    """The first request that touches a schema-1 session upgrades it; the session as stored now."""
-    return upgrade(store, session, clock)[1]
+def upgrade_on_touch(store: UpgradeWriter, session: Session, clock: Clock) -> Tuple[Session, Optional[int]]:
+    """The first request that touches a schema-1 session upgrades it: the session as stored
+    now, and when this upgrade recorded its user as seen (None: not this call, or not active)."""
+    outcome, upgraded, at = upgrade(store, session, clock)
+    return upgraded, at if outcome == UPGRADED and upgraded.is_active else None
 
 
 def log_upgrade(session: Session) -> None:

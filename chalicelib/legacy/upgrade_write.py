@@ -8,7 +8,7 @@ from chalicelib.legacy.upgrade import Upgraded
 from chalicelib.store.connection import ALL_OLD, ATTEMPTS, StoreConnection
 from chalicelib.store.failures import CONDITION_FAILED, CONFLICT, Cancelled, unavailable_on_failure
 from chalicelib.store.models import AccountItem, SessionItem
-from chalicelib.store.records import from_raw, shard_of, to_session
+from chalicelib.store.records import from_raw, last_seen_path, shard_of, to_session
 
 
 def write_upgrade(store: StoreConnection, session: Session, now_ms: int) -> Upgraded:
@@ -38,10 +38,15 @@ def write_upgrade(store: StoreConnection, session: Session, now_ms: int) -> Upgr
                         return_values=ALL_OLD,
                     )
                     if active:
+                        # Seen at its upgrade: the idle rule counts from here, not from a
+                        # start that may be long past.
                         tx.update(
                             "account",
                             AccountItem(session.user_id),
-                            [AccountItem.active_sessions.add({session.session_id})],
+                            [
+                                AccountItem.active_sessions.add({session.session_id}),
+                                last_seen_path(session.session_id).set(now_ms),
+                            ],
                         )
             except Cancelled as cancelled:
                 if cancelled.code("session") == CONDITION_FAILED:

@@ -46,6 +46,14 @@ def main() -> int:
     sys.path.insert(0, str(PROJECT))
     config = _env_from_config()
 
+    from chalicelib.settings import ConfigurationError, current
+
+    try:
+        current()  # refused before anything starts: one line, no traceback
+    except ConfigurationError as error:
+        print(f"make run: {error}", file=sys.stderr)
+        return 2
+
     from chalicelib.local.stage import LocalStage
 
     stage = LocalStage(

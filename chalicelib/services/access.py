@@ -1,5 +1,6 @@
 """Loading a session as a caller may see it: 404 to anyone but its user and advisor."""
 
+from dataclasses import replace
 from typing import Tuple
 
 from chalicelib.clock import Clock
@@ -35,5 +36,7 @@ def load_visible(
     if session.user_id != caller_id:
         session, account = _visible(store, session_id, caller_id, session.user_id)
     if session.is_legacy_unupgraded and (upgrade_active or not session.is_active):
-        session = upgrade_on_touch(store, session, clock)  # schema 1
+        session, seen_at = upgrade_on_touch(store, session, clock)  # schema 1
+        if seen_at is not None:  # the upgrade's write recorded its user as seen
+            account = replace(account, last_seen={**account.last_seen, session.session_id: seen_at})
     return session, account

@@ -17,6 +17,7 @@ from chalicelib.clock import Clock
 from chalicelib.domain.billing import Charge, settle_billing
 from chalicelib.domain.billing_order import ShardRead, billing_order
 from chalicelib.domain.errors import ChargeConflict
+from chalicelib.domain.presence import Presence
 from chalicelib.domain.session import Session
 from chalicelib.domain.timer import MS_PER_MINUTE
 from chalicelib.services.ports import Store
@@ -31,12 +32,13 @@ OnFailure = Callable[[Optional[Session], Exception], None]
 class RunReport:
     """What one run did. Each session read from the index has exactly one outcome: charged
     (new minutes committed, still active), ended by exhaustion (its last paid minutes, if any,
-    committed with the end), skipped (nothing owed, or another writer got there first), left
+    committed with the end), ended idle (its minutes up to the idle instant, if any, committed
+    with the end), skipped (nothing owed, or another writer got there first), left
     over (read when the deadline had come, or every attempt lost a race: the next run bills it
     in full), or failed. A shard whose query failed adds one failure and `shards_incomplete`;
     one whose reading stopped at the deadline (before its query, or mid-way) adds one to
     `shards_cut_short`: sessions it did not read are in no count, and the next run reads them
-    first. Minutes and units include those of exhaustion ends. Threads add to it under its
+    first. Minutes and units include those of the ends. Threads add to it under its
     lock."""
 
     sessions_seen: int = 0
@@ -44,6 +46,7 @@ class RunReport:
     minutes_charged: int = 0
     units_charged: int = 0
     ended_exhausted: int = 0
+    ended_idle: int = 0
     skipped_nothing_owed: int = 0
     skipped_raced: int = 0
     left_over: int = 0
@@ -76,13 +79,16 @@ class RunReport:
 
 
 def bill_session(store: Store, clock: Clock, session: Session, report: RunReport) -> None:
-    """Charge one session what it owes now. One transaction when the balance pays; a second
-    one, decided with the balance DynamoDB returned with the refusal, when it does not
-    (credits exhaustion). A lost race re-reads the session and skips it if it was ended."""
+    """Charge one session what it owes now. One transaction when the balance pays and the
+    user is still there; a second one, decided with the account DynamoDB returned with the
+    refusal, when not (the end at credits exhaustion or at the idle instant, whichever came
+    first). A lost race re-reads the session and skips it if it was ended."""
     balance: Optional[int] = None
+    idle_ms = store.settings.session_idle_ms
+    presence = Presence(idle_ms)  # not read: the transaction's condition checks it
     drop_single_marker = False
     for _ in range(ATTEMPTS):
-        charge = settle_billing(session, balance, clock())
+        charge = settle_billing(session, balance, presence, clock())
         if charge is None:
             report.add(skipped_nothing_owed=1)
             return
@@ -90,14 +96,16 @@ def bill_session(store: Store, clock: Clock, session: Session, report: RunReport
             store.commit_charge(session, charge, drop_single_marker=drop_single_marker)
         except ChargeConflict as conflict:
             if conflict.account is not None:
+                # Only the account refused: its balance, or its user's last-seen, decides.
                 balance = conflict.account.balance
+                presence = Presence(idle_ms, conflict.account.last_seen_of(session.session_id))
                 drop_single_marker = conflict.account.single_marker == session.session_id
                 continue
             fresh = store.session(session.session_id)
             if fresh is None or not fresh.is_active:
                 report.add(skipped_raced=1)
                 return
-            session, balance, drop_single_marker = fresh, None, False
+            session, balance, presence, drop_single_marker = fresh, None, Presence(idle_ms), False
             continue
         _record(report, session, charge)
         return
@@ -106,7 +114,9 @@ def bill_session(store: Store, clock: Clock, session: Session, report: RunReport
 
 
 def _record(report: RunReport, session: Session, charge: Charge) -> None:
-    outcome = "ended_exhausted" if charge.ends_session else "sessions_charged"
+    outcome = "sessions_charged"
+    if charge.ends_session:
+        outcome = "ended_idle" if charge.ends_idle else "ended_exhausted"
     report.add(**{outcome: 1}, minutes_charged=charge.minutes, units_charged=charge.amount)
     if charge.ends_session:
         # Rare and what a user will ask support about: worth a line of its own.

@@ -69,6 +69,11 @@ class Store(Protocol):
         ActiveSessionExists or InsufficientCredit."""
         ...
 
+    def record_seen(self, session: Session, last_seen_ms: Optional[int], now_ms: int) -> bool:
+        """The user seen now, if their last-seen is still `last_seen_ms` and the session still
+        active; False when refused."""
+        ...
+
     def commit_charge(self, session: Session, charge: Charge, drop_single_marker: bool = False) -> None:
         """A charge (and maybe the end) in one write guarded by what was read; ChargeConflict
         when someone else moved first."""

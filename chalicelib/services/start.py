@@ -10,6 +10,7 @@ from chalicelib.domain.errors import (
     ActiveSessionExists,
     AdvisorNotFound,
     AdvisorUnavailable,
+    DomainError,
     InsufficientCredit,
     InvalidRequest,
     LegacyRecordUnusable,
@@ -17,7 +18,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.session import ACTIVE, AT_CREATION, Account, Advisor, Session
 from chalicelib.domain.validation import StartRequest
-from chalicelib.domain.view import session_view
+from chalicelib.services.end import end_if_idle, view_of
 from chalicelib.services.poll import poll_session
 from chalicelib.services.ports import SessionExists, Snapshot, Store
 
@@ -64,6 +65,14 @@ def _check_can_start(
     return advisor.advisor_id, advisor.rate_per_minute
 
 
+def _ended_as_idle(store: Store, clock: Clock, caller_id: str, session_id: str) -> bool:
+    try:
+        session, _ = end_if_idle(store, clock, caller_id, session_id)
+    except DomainError:  # a record to repair, say: the marker keeps refusing, as before
+        return False
+    return not session.is_active
+
+
 def _decision_read(store: Store, request: StartRequest, caller_id: str) -> Snapshot:
     """What the start decides from. A session_id naming someone else's record is theirs
     whatever it holds: a schema-1 record too broken to read is still only "taken" to a
@@ -93,7 +102,16 @@ def start_session(
     if snap.session is not None:
         return _repeat(store, clock, snap.session, caller_id)
     account = snap.account or Account(user_id=caller_id)
-    advisor_id, rate = _check_can_start(store, request, snap.advisor, account, caller_id)
+    try:
+        advisor_id, rate = _check_can_start(store, request, snap.advisor, account, caller_id)
+    except ActiveSessionExists as busy:
+        # A session its user left is over even if nothing wrote its end yet: end it now and
+        # decide again from what is stored after that end.
+        if not _ended_as_idle(store, clock, caller_id, busy.active_session_id):
+            raise
+        snap = _decision_read(store, request, caller_id)
+        account = snap.account or Account(user_id=caller_id)
+        advisor_id, rate = _check_can_start(store, request, snap.advisor, account, caller_id)
     session = Session(
         session_id=request.session_id or uuid.uuid4().hex,
         user_id=caller_id,
@@ -113,4 +131,4 @@ def start_session(
         observability.timer_started(session, None, lag_source="unknown")
     # The view is computed now, after the write: server_time is when this answer was made,
     # and elapsed already counts the time the write took (the page snaps to it).
-    return Started(session_view(session, account.balance, caller_id, clock()), created=True)
+    return Started(view_of(store, session, account.balance, caller_id, clock()), created=True)

@@ -16,6 +16,8 @@ from chalicelib.store import models
 
 CANCELLED = "TransactionCanceledException"
 CONDITION_FAILED = "ConditionalCheckFailed"
+# The same refusal from a single write (not a transaction).
+CONDITION_CHECK_FAILED = "ConditionalCheckFailedException"
 # Another transaction on the same item was in flight (real DynamoDB only): trying again
 # meets that transaction's outcome.
 CONFLICT = "TransactionConflict"

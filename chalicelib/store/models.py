@@ -98,6 +98,10 @@ class SessionItem(Model):
     active_by_shard = ActiveSessionsByShard()
 
 
+# An account attribute per active session: `last_seen:<session id>`, epoch ms (store/records.py).
+LAST_SEEN_PREFIX = "last_seen:"
+
+
 class AccountItem(Model):
     class Meta(TableMeta):
         pass

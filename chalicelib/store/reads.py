@@ -11,7 +11,7 @@ from chalicelib.services.ports import Snapshot, View
 from chalicelib.store.connection import ATTEMPTS, StoreConnection
 from chalicelib.store.failures import CANCELLED, error_code, unavailable_on_failure
 from chalicelib.store.models import AccountItem, AdvisorItem, SessionItem
-from chalicelib.store.records import from_raw, to_account, to_advisor, to_session
+from chalicelib.store.records import account_from_raw, from_raw, to_advisor, to_session
 
 
 class _Conflict(Exception):
@@ -45,7 +45,7 @@ class StoreReads(StoreConnection):
             session_item = from_raw(SessionItem, session_raw)
             return View(
                 session=None if session_item is None else to_session(session_item),
-                account=to_account(from_raw(AccountItem, account_raw), user_id),
+                account=account_from_raw(account_raw, user_id),
             )
         raise ServiceUnavailable("the session is being changed right now; retry")
 
@@ -68,7 +68,7 @@ class StoreReads(StoreConnection):
         session_item = from_raw(SessionItem, raw.get(SessionItem))
         return Snapshot(
             session=None if session_item is None else to_session(session_item),
-            account=to_account(from_raw(AccountItem, raw.get(AccountItem)), user_id) if user_id else None,
+            account=account_from_raw(raw.get(AccountItem), user_id) if user_id else None,
             advisor=to_advisor(raw.get(AdvisorItem)),
         )
 

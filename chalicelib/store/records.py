@@ -5,14 +5,16 @@ Items without `schema_version` (schema 1) are read by legacy/records.py."""
 import zlib
 from typing import Any, Dict, Optional
 
+from pynamodb.attributes import NumberAttribute
 from pynamodb.exceptions import AttributeDeserializationError
+from pynamodb.expressions.operand import Path
 
 from chalicelib.domain.billing import Charge
 from chalicelib.domain.instants import day_of, iso_ms, seconds_to_ms
 from chalicelib.domain.rates import bookable_rate
 from chalicelib.domain.session import AT_CREATION, CURRENT_SCHEMA, Account, Advisor, Session
 from chalicelib.legacy.records import Timing, legacy_item, legacy_timing
-from chalicelib.store.models import AccountItem, AdvisorItem, LedgerItem, SessionItem
+from chalicelib.store.models import LAST_SEEN_PREFIX, AccountItem, AdvisorItem, LedgerItem, SessionItem
 
 
 def shard_of(session_id: str, shards: int) -> int:
@@ -67,7 +69,7 @@ def new_session_item(session: Session, shards: int) -> SessionItem:
     )
 
 
-def to_account(item: Optional[AccountItem], user_id: str) -> Account:
+def to_account(item: Optional[AccountItem], user_id: str, last_seen: Optional[Dict[str, int]] = None) -> Account:
     """A user with no account item has balance 0 (docs/contract.md)."""
     if item is None:
         return Account(user_id=user_id)
@@ -76,7 +78,28 @@ def to_account(item: Optional[AccountItem], user_id: str) -> Account:
         balance=int(item.balance or 0),
         active_sessions=frozenset(item.active_sessions or ()),
         single_marker=item.active_session_id,
+        last_seen=last_seen or {},
     )
+
+
+def account_from_raw(raw: Optional[Dict[str, Any]], user_id: str) -> Account:
+    """An account item as DynamoDB returned it, its sessions' last-seen attributes included
+    (the model cannot declare them: their names hold the session ids)."""
+    return to_account(from_raw(AccountItem, raw), user_id, last_seen_in(raw or {}))
+
+
+def last_seen_in(raw: Dict[str, Any]) -> Dict[str, int]:
+    return {
+        name[len(LAST_SEEN_PREFIX) :]: int(value["N"])
+        for name, value in raw.items()
+        if name.startswith(LAST_SEEN_PREFIX) and "N" in value
+    }
+
+
+def last_seen_path(session_id: str) -> Path:
+    """The account attribute holding when a session's user was last seen. Top-level, one per
+    active session: a nested map would need its parent to exist before any write to it."""
+    return Path(NumberAttribute(attr_name=LAST_SEEN_PREFIX + session_id))
 
 
 def to_advisor(raw: Optional[Dict[str, Any]]) -> Optional[Advisor]:

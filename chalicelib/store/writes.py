@@ -3,6 +3,7 @@ conditions carry the service's guarantees (one active session per user, each min
 
 from typing import Any, List, Optional
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.domain.billing import Charge
@@ -12,9 +13,23 @@ from chalicelib.domain.session import ACTIVE, ENDED, Account, Session
 from chalicelib.legacy.records import legacy_as_read, legacy_upgrade_actions
 from chalicelib.services.ports import SessionExists
 from chalicelib.store.connection import ALL_OLD, StoreConnection
-from chalicelib.store.failures import CONDITION_FAILED, CONFLICT, Cancelled, unavailable_on_failure
+from chalicelib.store.failures import (
+    CONDITION_CHECK_FAILED,
+    CONDITION_FAILED,
+    CONFLICT,
+    Cancelled,
+    error_code,
+    unavailable_on_failure,
+)
 from chalicelib.store.models import AccountItem, LedgerItem, SessionItem
-from chalicelib.store.records import from_raw, ledger_item, new_session_item, to_account, to_session
+from chalicelib.store.records import (
+    account_from_raw,
+    from_raw,
+    last_seen_path,
+    ledger_item,
+    new_session_item,
+    to_session,
+)
 
 
 class StoreWrites(StoreConnection):
@@ -32,7 +47,8 @@ class StoreWrites(StoreConnection):
         if min_balance > 0:
             # A missing balance is 0: only a positive minimum needs the attribute.
             guard &= AccountItem.balance >= min_balance
-        actions = [marker.set({session.session_id})]
+        # The start is the user's first sighting: the idle rule counts from it.
+        actions = [marker.set({session.session_id}), last_seen_path(session.session_id).set(session.started_at_ms)]
         if account.single_marker:
             actions.append(single.remove())
         with unavailable_on_failure("TransactWriteItems"):
@@ -47,6 +63,29 @@ class StoreWrites(StoreConnection):
                     tx.update("account", AccountItem(session.user_id), actions, guard, return_values=ALL_OLD)
             except Cancelled as cancelled:
                 _raise_create_refusal(cancelled)
+
+    def record_seen(self, session: Session, last_seen_ms: Optional[int], now_ms: int) -> bool:
+        """The user's poll records them as seen now: one conditional UpdateItem on the account.
+
+        Conditioned on the session still being one of the account's active sessions (an end
+        removes it: nothing is written for an ended session) and on its last-seen still being
+        what the poll read (`last_seen_ms`, None: none recorded). So a session that went idle
+        is never revived: its idle end either landed first, or is refused by the change this
+        write makes. False when a condition refused it (a concurrent poll recorded first, or
+        the session ended).
+        """
+        seen = last_seen_path(session.session_id)
+        member = AccountItem.active_sessions.contains(session.session_id)
+        member |= AccountItem.active_session_id == session.session_id
+        unchanged = seen.does_not_exist() if last_seen_ms is None else seen == last_seen_ms
+        with unavailable_on_failure("UpdateItem"):
+            try:
+                AccountItem(session.user_id).update(actions=[seen.set(now_ms)], condition=member & unchanged)
+            except UpdateError as error:
+                if error_code(error) == CONDITION_CHECK_FAILED:
+                    return False
+                raise
+        return True
 
     def commit_charge(self, session: Session, charge: Charge, drop_single_marker: bool = False) -> None:
         """Charge (and maybe end) a session in one transaction guarded by what was billed.
@@ -69,6 +108,10 @@ class StoreWrites(StoreConnection):
                 AccountItem.debited.add(charge.amount),
             ]
             account_guard = AccountItem.balance >= charge.amount
+        if not session.is_legacy_unupgraded:  # schema 1 is on no marker and has no last-seen yet
+            seen_actions, seen_guard = _last_seen_change(session, charge)
+            account_actions += seen_actions
+            account_guard = seen_guard if account_guard is None else account_guard & seen_guard
         if charge.ends_session and not session.is_legacy_unupgraded:
             account_actions.append(AccountItem.active_sessions.delete({session.session_id}))
             if drop_single_marker:
@@ -95,7 +138,7 @@ class StoreWrites(StoreConnection):
                 account = None
                 if cancelled.code("session") is None and cancelled.code("account") == CONDITION_FAILED:
                     # Only the balance refused: the balance it holds decides the next attempt.
-                    account = to_account(from_raw(AccountItem, cancelled.item("account")), session.user_id)
+                    account = account_from_raw(cancelled.item("account"), session.user_id)
                 raise ChargeConflict(str(cancelled), account=account) from cancelled
 
 
@@ -104,11 +147,33 @@ def _raise_create_refusal(cancelled: Cancelled) -> None:
         raise SessionExists(to_session(from_raw(SessionItem, cancelled.item("session"))))
     if cancelled.code("account") != CONDITION_FAILED:
         raise cancelled
-    account = to_account(from_raw(AccountItem, cancelled.item("account")), "")
+    account = account_from_raw(cancelled.item("account"), "")
     if account.markers:
         # Set since our read: a start or an upgrade that just landed, so it is active.
         raise ActiveSessionExists(sorted(account.markers)[0])
     raise InsufficientCredit("the balance does not cover one minute at the advisor's rate")
+
+
+def _last_seen_change(session: Session, charge: Charge) -> "tuple[List[Any], Condition]":
+    """What a charge writes on, and requires of, the user's last-seen for the session.
+
+    An idle end requires the very last-seen it was decided from (a poll that recorded the
+    user since then makes it wrong), any other charge that the user was seen after the
+    charge's cutoff or never recorded (billing decides without reading the account: this is
+    where it learns the user left). An end removes the attribute; a charge that does not end
+    records the user as seen now if nothing was recorded yet (a session of the previous
+    release: its idle clock starts at its first charge by this release).
+    """
+    seen = last_seen_path(session.session_id)
+    guard: Condition
+    if charge.ends_idle:
+        guard = seen == charge.last_seen_ms
+    else:
+        guard = seen.does_not_exist()
+        if charge.seen_since_ms is not None:
+            guard |= seen >= charge.seen_since_ms
+    action = seen.remove() if charge.ends_session else seen.set(seen | charge.charged_at_ms)
+    return [action], guard
 
 
 def _session_change(session: Session, charge: Charge) -> "tuple[List[Any], Condition]":

@@ -27,7 +27,15 @@ def _run(store, clock, remaining_ms=lambda: 60_000, workers=1):
 
 
 def assert_outcomes_add_up(report):
-    outcomes = ("sessions_charged", "ended_exhausted", "skipped_nothing_owed", "skipped_raced", "left_over", "failed")
+    outcomes = (
+        "sessions_charged",
+        "ended_exhausted",
+        "ended_idle",
+        "skipped_nothing_owed",
+        "skipped_raced",
+        "left_over",
+        "failed",
+    )
     assert sum(getattr(report, name) for name in outcomes) == report.sessions_seen
 
 
@@ -254,6 +262,7 @@ def test_the_scheduled_handler_logs_one_run_line_and_emits_its_metrics(served_st
         "UnitsCharged": "units_charged",
         "SessionsCharged": "sessions_charged",
         "SessionsEndedExhausted": "ended_exhausted",
+        "SessionsEndedIdle": "ended_idle",
         "SessionsLeftOver": "left_over",
         "ShardsCutShort": "shards_cut_short",
         "BillingFailures": "failed",

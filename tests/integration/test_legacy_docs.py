@@ -1,11 +1,14 @@
 """docs/operations.md stays true to the log lines: every field and value its Logs Insights
 queries and jq lines use is one the service and the backfill actually emit."""
 
+import dataclasses
 import re
 from pathlib import Path
 
 from chalicelib.domain.validation import StartRequest
+from chalicelib.services.poll import poll_session
 from chalicelib.services.start import start_session
+from chalicelib.store.dynamo import DynamoStore
 from harness.dynamo import add_advisor, add_user
 from harness.legacy import BackfillRun, captured_log, legacy_records, put_legacy
 
@@ -31,8 +34,18 @@ def emitted_lines(store, clock, tmp_path):
             StartRequest(advisor_id="a-doc", session_id="doc-session-1"),
             request_time_ms=clock() - 40,
         )
+        idle_end_line(store, clock)
     run = BackfillRun(tmp_path, clock)
     return log.lines() + run.log.lines()
+
+
+def idle_end_line(store, clock):
+    """A session its user left, ended by its advisor's poll (a limit of 5 s)."""
+    add_user("u-doc-idle", 10_000)
+    short = DynamoStore(dataclasses.replace(store.settings, session_idle_seconds=5))
+    start_session(short, clock, "u-doc-idle", StartRequest(advisor_id="a-doc", session_id="doc-session-2"))
+    clock.advance(seconds=6)
+    assert poll_session(short, clock, "a-doc", "doc-session-2")["end_reason"] == "idle"
 
 
 def test_every_field_and_value_the_queries_use_is_logged(store, clock, tmp_path):

@@ -105,7 +105,7 @@ def test_a_poll_that_read_schema1_before_a_billing_run_cannot_undo_its_charge(wo
 
     poll_session(store, clock, record.user_id, record.session_id)
     report = run_billing(store, clock, remaining_ms=lambda: 60_000, safety_margin_ms=0, workers=2)
-    outcome, seen_by_b = legacy.upgrade(store, read_by_b, clock)
+    outcome, seen_by_b, _ = legacy.upgrade(store, read_by_b, clock)
     late = RunReport()
     bill_session(store, clock, read_by_b, late)
 

@@ -175,7 +175,7 @@ def test_a_record_changed_after_it_was_read_is_upgraded_from_what_it_holds_now(r
     started_ms = clock() - 100_000
     SessionItem(record.session_id).update(actions=[SessionItem.timer_start.set(started_ms / 1000)])
 
-    outcome, session = legacy.upgrade(store, stale, clock)
+    outcome, session, _ = legacy.upgrade(store, stale, clock)
 
     assert outcome == legacy.UPGRADED
     assert (session.started_at_ms, session.timer_init) == (started_ms, LEGACY_TIMER_START)
@@ -189,7 +189,7 @@ def test_an_upgrade_that_lost_the_race_returns_the_winner_and_writes_nothing(rec
     clock.advance(seconds=5)
 
     with captured_log() as log, dynamo_calls.counting():
-        outcome, session = legacy.upgrade(store, stale, clock)
+        outcome, session, _ = legacy.upgrade(store, stale, clock)
         # The refusal carries the stored item: no second read.
         assert dynamo_calls.calls == ["TransactWriteItems"]
 

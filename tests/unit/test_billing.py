@@ -5,6 +5,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.billing import Charge, settle_billing, settle_end
+from chalicelib.domain.presence import Presence
 from chalicelib.domain.session import (
     ACTIVE,
     END_BY_ADVISOR,
@@ -15,6 +16,9 @@ from chalicelib.domain.session import (
 from chalicelib.domain.timer import credit_cap_ms, elapsed_ms, minutes_owed
 from harness.clock import HOUR_MS, MINUTE_MS, START_MS
 from harness.factories import make_session
+
+# A user this release has not recorded yet: the idle rule does not apply (tests/unit/test_idle.py).
+UNSEEN = Presence(idle_ms=120_000)
 
 
 def apply(charge, session, balance):
@@ -31,7 +35,7 @@ def apply(charge, session, balance):
 def test_normal_end_charges_started_minutes_not_yet_billed():
     session = make_session(billed_minutes=2, charged=2 * 199, rate_per_minute=199)
     now = START_MS + 4 * MINUTE_MS + 1  # 5 started minutes
-    charge = settle_end(session, 10_000, now, END_BY_USER)
+    charge = settle_end(session, 10_000, UNSEEN, now, END_BY_USER)
     assert charge.billed_before == 2
     assert charge.billed_after == 5
     assert charge.minutes == 3
@@ -51,7 +55,7 @@ def test_normal_end_charges_started_minutes_not_yet_billed():
 
 def test_end_by_advisor_keeps_its_reason():
     session = make_session()
-    charge = settle_end(session, 10_000, START_MS + 30_000, END_BY_ADVISOR)
+    charge = settle_end(session, 10_000, UNSEEN, START_MS + 30_000, END_BY_ADVISOR)
     assert charge.end_reason == END_BY_ADVISOR
     assert charge.billed_after == 1
     assert charge.amount == 199
@@ -59,14 +63,14 @@ def test_end_by_advisor_keeps_its_reason():
 
 def test_end_exactly_on_a_minute_boundary_charges_that_many_minutes():
     session = make_session(rate_per_minute=100)
-    charge = settle_end(session, 10_000, START_MS + 3 * MINUTE_MS, END_BY_USER)
+    charge = settle_end(session, 10_000, UNSEEN, START_MS + 3 * MINUTE_MS, END_BY_USER)
     assert charge.billed_after == 3
     assert charge.amount == 300
 
 
 def test_end_at_the_start_instant_charges_nothing():
     session = make_session()
-    charge = settle_end(session, 10_000, START_MS, END_BY_USER)
+    charge = settle_end(session, 10_000, UNSEEN, START_MS, END_BY_USER)
     assert charge.amount == 0
     assert charge.ended_at_ms == START_MS
     assert charge.end_reason == END_BY_USER
@@ -74,7 +78,7 @@ def test_end_at_the_start_instant_charges_nothing():
 
 def test_end_with_a_clock_behind_the_start_never_ends_before_the_start():
     session = make_session()
-    charge = settle_end(session, 10_000, START_MS - 4, END_BY_USER)
+    charge = settle_end(session, 10_000, UNSEEN, START_MS - 4, END_BY_USER)
     assert charge.amount == 0
     assert charge.ended_at_ms >= session.started_at_ms
     ended, _ = apply(charge, session, 10_000)
@@ -85,7 +89,7 @@ def test_end_after_the_cap_ends_at_the_paid_minutes_as_credits_exhausted():
     # billed 1, balance 250 at 100/min: 2 more minutes paid, cap at 3 minutes.
     session = make_session(billed_minutes=1, charged=100, rate_per_minute=100)
     balance = 250
-    charge = settle_end(session, balance, START_MS + 10 * MINUTE_MS, END_BY_USER)
+    charge = settle_end(session, balance, UNSEEN, START_MS + 10 * MINUTE_MS, END_BY_USER)
     assert charge.end_reason == END_CREDITS_EXHAUSTED
     assert charge.ended_at_ms == START_MS + 3 * MINUTE_MS
     assert charge.billed_after == 3
@@ -100,11 +104,11 @@ def test_end_after_the_cap_ends_at_the_paid_minutes_as_credits_exhausted():
 def test_end_one_ms_after_the_cap_is_exhaustion_and_exactly_at_the_cap_is_not():
     session = make_session(rate_per_minute=100)
     balance = 300  # cap: 3 minutes
-    at_cap = settle_end(session, balance, START_MS + 3 * MINUTE_MS, END_BY_USER)
+    at_cap = settle_end(session, balance, UNSEEN, START_MS + 3 * MINUTE_MS, END_BY_USER)
     assert at_cap.end_reason == END_BY_USER
     assert at_cap.ended_at_ms == START_MS + 3 * MINUTE_MS
     assert at_cap.amount == 300
-    past = settle_end(session, balance, START_MS + 3 * MINUTE_MS + 1, END_BY_USER)
+    past = settle_end(session, balance, UNSEEN, START_MS + 3 * MINUTE_MS + 1, END_BY_USER)
     assert past.end_reason == END_CREDITS_EXHAUSTED
     assert past.ended_at_ms == START_MS + 3 * MINUTE_MS
     assert past.amount == 300
@@ -112,7 +116,7 @@ def test_end_one_ms_after_the_cap_is_exhaustion_and_exactly_at_the_cap_is_not():
 
 def test_end_with_no_credit_at_all_ends_at_the_start_and_charges_nothing():
     session = make_session(rate_per_minute=100)
-    charge = settle_end(session, 0, START_MS + 30_000, END_BY_USER)
+    charge = settle_end(session, 0, UNSEEN, START_MS + 30_000, END_BY_USER)
     assert charge.end_reason == END_CREDITS_EXHAUSTED
     assert charge.ended_at_ms == START_MS
     assert charge.amount == 0
@@ -121,7 +125,7 @@ def test_end_with_no_credit_at_all_ends_at_the_start_and_charges_nothing():
 def test_end_of_a_legacy_session_billed_ahead_charges_nothing_more():
     # The previous release billed 5 minutes up front; the session ends after 2.
     session = make_session(billed_minutes=5, charged=500, rate_per_minute=100)
-    charge = settle_end(session, 1_000, START_MS + 2 * MINUTE_MS, END_BY_USER)
+    charge = settle_end(session, 1_000, UNSEEN, START_MS + 2 * MINUTE_MS, END_BY_USER)
     assert charge.amount == 0
     assert charge.billed_after == 5
     assert charge.ended_at_ms == START_MS + 2 * MINUTE_MS
@@ -132,22 +136,22 @@ def test_end_of_a_legacy_session_billed_ahead_charges_nothing_more():
 
 def test_billing_returns_none_when_nothing_new_is_owed():
     session = make_session(billed_minutes=2)
-    assert settle_billing(session, 10_000, START_MS + 2 * MINUTE_MS) is None
-    assert settle_billing(session, None, START_MS + 2 * MINUTE_MS) is None
-    assert settle_billing(session, 10_000, START_MS + 90_000) is None
+    assert settle_billing(session, 10_000, UNSEEN, START_MS + 2 * MINUTE_MS) is None
+    assert settle_billing(session, None, UNSEEN, START_MS + 2 * MINUTE_MS) is None
+    assert settle_billing(session, 10_000, UNSEEN, START_MS + 90_000) is None
 
 
 def test_billing_returns_none_before_anything_elapsed():
     session = make_session()
-    assert settle_billing(session, None, START_MS) is None
-    assert settle_billing(session, None, START_MS - 10) is None
-    assert settle_billing(session, 10_000, START_MS) is None
+    assert settle_billing(session, None, UNSEEN, START_MS) is None
+    assert settle_billing(session, None, UNSEEN, START_MS - 10) is None
+    assert settle_billing(session, 10_000, UNSEEN, START_MS) is None
 
 
 def test_billing_charges_the_new_started_minutes():
     session = make_session(billed_minutes=2, charged=398)
     now = START_MS + 2 * MINUTE_MS + 1
-    charge = settle_billing(session, 10_000, now)
+    charge = settle_billing(session, 10_000, UNSEEN, now)
     assert charge is not None
     assert (charge.billed_before, charge.billed_after) == (2, 3)
     assert charge.amount == 199
@@ -163,7 +167,7 @@ def test_billing_charges_the_new_started_minutes():
 def test_billing_without_a_balance_skips_the_exhaustion_check():
     session = make_session(rate_per_minute=100)
     now = START_MS + 10 * MINUTE_MS  # far past what 250 units would pay
-    charge = settle_billing(session, None, now)
+    charge = settle_billing(session, None, UNSEEN, now)
     assert charge is not None
     assert charge.billed_after == 10
     assert charge.amount == 1000
@@ -173,7 +177,7 @@ def test_billing_without_a_balance_skips_the_exhaustion_check():
 def test_billing_with_the_real_balance_ends_the_session_at_exhaustion():
     session = make_session(billed_minutes=1, charged=100, rate_per_minute=100)
     balance = 250
-    charge = settle_billing(session, balance, START_MS + 10 * MINUTE_MS)
+    charge = settle_billing(session, balance, UNSEEN, START_MS + 10 * MINUTE_MS)
     assert charge is not None
     assert charge.end_reason == END_CREDITS_EXHAUSTED
     assert charge.ended_at_ms == START_MS + 3 * MINUTE_MS
@@ -185,7 +189,7 @@ def test_billing_with_the_real_balance_ends_the_session_at_exhaustion():
 def test_billing_at_exhaustion_with_nothing_more_to_charge_still_ends():
     # Everything the balance pays is billed already; the clock is past it.
     session = make_session(billed_minutes=3, charged=300, rate_per_minute=100)
-    charge = settle_billing(session, 50, START_MS + 3 * MINUTE_MS + 1)
+    charge = settle_billing(session, 50, UNSEEN, START_MS + 3 * MINUTE_MS + 1)
     assert charge is not None
     assert charge.amount == 0
     assert charge.end_reason == END_CREDITS_EXHAUSTED
@@ -238,7 +242,7 @@ def test_charge_applied_with_an_end():
 
 def test_charge_keeps_the_session_rate_not_a_later_one():
     session = make_session(rate_per_minute=120)
-    charge = settle_end(session, 10_000, START_MS + MINUTE_MS, END_BY_USER)
+    charge = settle_end(session, 10_000, UNSEEN, START_MS + MINUTE_MS, END_BY_USER)
     assert charge.rate_per_minute == 120
     assert charge.amount == 120
 
@@ -267,7 +271,7 @@ def test_billing_runs_then_end_charge_exactly_the_started_minutes(plan, rate, ex
     session = make_session(rate_per_minute=rate)
     charges = []
     for t, known in zip(runs, knows_balance, strict=False):  # 25 flags, up to 25 runs
-        charge = settle_billing(session, balance if known else None, START_MS + t)
+        charge = settle_billing(session, balance if known else None, UNSEEN, START_MS + t)
         if charge is None:
             assert minutes_owed(t) <= session.billed_minutes
             continue
@@ -276,7 +280,7 @@ def test_billing_runs_then_end_charge_exactly_the_started_minutes(plan, rate, ex
         charges.append(charge)
         session, balance = apply(charge, session, balance)
         assert session.billed_minutes == minutes_owed(t)
-    end = settle_end(session, balance, START_MS + life, END_BY_USER)
+    end = settle_end(session, balance, UNSEEN, START_MS + life, END_BY_USER)
     charges.append(end)
     session, balance = apply(end, session, balance)
 
@@ -317,9 +321,9 @@ def test_any_balance_is_never_overdrawn_and_exhaustion_ends_at_the_paid_minutes(
     for t in runs:
         # A run assumes the balance pays; the transaction's guard refuses an overdraft and
         # the run decides again with the balance it then reads.
-        charge = settle_billing(session, None, START_MS + t)
+        charge = settle_billing(session, None, UNSEEN, START_MS + t)
         if charge is not None and charge.amount > balance:
-            charge = settle_billing(session, balance, START_MS + t)
+            charge = settle_billing(session, balance, UNSEEN, START_MS + t)
         if charge is None:
             continue
         assert 0 <= charge.amount <= balance
@@ -329,7 +333,7 @@ def test_any_balance_is_never_overdrawn_and_exhaustion_ends_at_the_paid_minutes(
         if session.status == ENDED:
             break
     if session.status == ACTIVE:
-        end = settle_end(session, balance, START_MS + life, END_BY_USER)
+        end = settle_end(session, balance, UNSEEN, START_MS + life, END_BY_USER)
         assert 0 <= end.amount <= balance
         total += end.amount
         session, balance = apply(end, session, balance)
@@ -375,7 +379,7 @@ def test_a_billing_charge_does_not_move_the_credit_cap(billed, balance, rate, da
 )
 def test_a_decided_billing_charge_keeps_the_cap_and_the_display(rate, balance, now):
     session = make_session(rate_per_minute=rate)
-    charge = settle_billing(session, balance, START_MS + now)
+    charge = settle_billing(session, balance, UNSEEN, START_MS + now)
     assume(charge is not None and not charge.ends_session)
     after, new_balance = apply(charge, session, balance)
     assert credit_cap_ms(after, new_balance) == credit_cap_ms(session, balance)
@@ -386,7 +390,7 @@ def test_a_decided_billing_charge_keeps_the_cap_and_the_display(rate, balance, n
 def test_two_runs_reading_the_same_billed_minutes_decide_the_same_ledger_key():
     # Overlapping runs: both read billed_minutes=2; their charges collide on first_minute.
     session = make_session(billed_minutes=2, charged=398)
-    one = settle_billing(session, None, START_MS + 2 * MINUTE_MS + 5)
-    two = settle_billing(session, None, START_MS + 3 * MINUTE_MS + 5)
+    one = settle_billing(session, None, UNSEEN, START_MS + 2 * MINUTE_MS + 5)
+    two = settle_billing(session, None, UNSEEN, START_MS + 3 * MINUTE_MS + 5)
     assert one.first_minute == two.first_minute == 3
     assert one.billed_before == two.billed_before == 2

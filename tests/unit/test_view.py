@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.billing import settle_billing, settle_end
+from chalicelib.domain.presence import Presence
 from chalicelib.domain.session import (
     AT_CREATION,
     END_BY_USER,
@@ -21,7 +22,11 @@ from chalicelib.domain.view import session_view
 from harness.clock import MINUTE_MS, START_MS
 from harness.factories import make_session
 
+# A user this release has not recorded yet: the idle rule does not apply (tests/unit/test_idle.py).
+UNSEEN = Presence(idle_ms=120_000)
+
 CONTRACT_FIELDS = {
+    "idle_timeout_seconds",
     "session_id",
     "user_id",
     "advisor_id",
@@ -216,11 +221,11 @@ def test_elapsed_seconds_never_decreases(rate, start_balance, events):
         if session.status == ENDED:
             continue
         if kind == "end":
-            charge = settle_end(session, balance, now, END_BY_USER)
+            charge = settle_end(session, balance, UNSEEN, now, END_BY_USER)
         else:
-            charge = settle_billing(session, balance if kind == "bill_known" else None, now)
+            charge = settle_billing(session, balance if kind == "bill_known" else None, UNSEEN, now)
             if charge is not None and charge.amount > balance:
-                charge = settle_billing(session, balance, now)
+                charge = settle_billing(session, balance, UNSEEN, now)
         if charge is None:
             continue
         assert charge.amount <= balance
