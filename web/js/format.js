@@ -19,3 +19,14 @@ export function credits(units) {
 export function rate(unitsPerMinute) {
   return unitsPerMinute == null ? "–" : `${credits(unitsPerMinute)} credits/min`;
 }
+
+// A length of time in words, as the idle notice says it: whole minutes as minutes ("1 minute",
+// "2 minutes"), anything else in seconds ("6 seconds", "90 seconds"). Null when there is
+// nothing sensible to say (missing, not a positive number).
+export function duration(totalSeconds) {
+  if (typeof totalSeconds !== "number" || !Number.isFinite(totalSeconds)) return null;
+  const s = Math.round(totalSeconds);
+  if (s <= 0) return null;
+  const [count, unit] = s % 60 === 0 ? [s / 60, "minute"] : [s, "second"];
+  return `${count} ${unit}${count === 1 ? "" : "s"}`;
+}

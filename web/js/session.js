@@ -1,9 +1,10 @@
 // One chat session as the page lives it: created at load, polled every 15 s, ended by #end,
-// by the advisor or by the credits; failures said and retried without losing the session
-// or restarting the timer; a reload resumes the same session. No DOM and no real timers:
-// the API, the monotonic clock, the scheduler and the storage are handed in, so node can
-// run a whole session in virtual time.
+// by the advisor, by the credits or by the backend for want of activity; failures said and
+// retried without losing the session or restarting the timer; a reload resumes the same
+// session. No DOM and no real timers: the API, the monotonic clock, the scheduler and the
+// storage are handed in, so node can run a whole session in virtual time.
 import { ElapsedDisplay } from "./display.js";
+import { duration } from "./format.js";
 
 export const POLL_INTERVAL_MS = 15_000;
 // The warning shows while the credits last less than this.
@@ -12,11 +13,21 @@ export const LOW_BALANCE_S = 120;
 // from the service wins.
 export const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15_000];
 
+// Keyed by the view's end_reason; a function reads what else it needs from the view.
 const ENDED_BECAUSE = {
   user: "You ended the session.",
   advisor: "Your advisor ended the session.",
   credits_exhausted: "Your credits ran out, so the session has ended.",
+  // The backend ends a session its user's page has not polled for idle_timeout_seconds.
+  idle: (view) => `The session has ended: no activity for ${duration(view.idle_timeout_seconds) || "too long"}.`,
 };
+
+// What the page says about an ended session's view.
+export function endedBecause(view) {
+  const reason = Object.hasOwn(ENDED_BECAUSE, view.end_reason) ? ENDED_BECAUSE[view.end_reason] : null;
+  if (typeof reason === "function") return reason(view);
+  return reason || "The session has ended.";
+}
 
 // Keyed by the API's error codes (chalicelib/domain/errors.py); web/test checks they exist.
 export const REFUSED_BECAUSE = {
@@ -170,7 +181,7 @@ export class ChatSession {
       this.phase = "ended";
       this.endReason = body.end_reason;
       this.display.settle(body.elapsed_seconds);
-      this.notice = { kind: body.end_reason === "user" ? "info" : "warn", text: ENDED_BECAUSE[body.end_reason] || "The session has ended." };
+      this.notice = { kind: body.end_reason === "user" ? "info" : "warn", text: endedBecause(body) };
       this._cancelPending();
       return;
     }

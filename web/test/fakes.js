@@ -1,6 +1,7 @@
 // Test doubles for the session logic: virtual monotonic time with a scheduler, a storage, and
 // a backend that computes session views the way the API does (elapsed from its own start,
-// capped by the credits), with failures injected per call.
+// capped by the credits, ended when its user is not seen for `idleS`), with failures injected
+// per call.
 
 export class VirtualTime {
   constructor(start = 10_000) {
@@ -62,9 +63,13 @@ export const NETWORK_DOWN = failure(0, "network", "the service cannot be reached
 
 // One user and one advisor. `lagMs`: how far the backend's clock for this session runs behind
 // the page (it starts the timer when it handles the create request, after the page loaded).
+// `idleS`: SESSION_IDLE_SECONDS. As the API does, the user is seen at the start and at their
+// polls (recorded at most once per quarter of the limit), and a session not seen for `idleS`
+// is ended by the next request that reads it, at last seen + `idleS` (or at the credits'
+// end, if that came first).
 export class FakeBackend {
-  constructor(time, { balance = 10_000, rate = 199, advisor = "demo-advisor", lagMs = 15 } = {}) {
-    Object.assign(this, { time, balance, rate, advisor, lagMs });
+  constructor(time, { balance = 10_000, rate = 199, advisor = "demo-advisor", lagMs = 15, idleS = 120 } = {}) {
+    Object.assign(this, { time, balance, rate, advisor, lagMs, idleS });
     this.sessions = new Map();
     this.calls = [];
     this.failures = [];
@@ -91,6 +96,22 @@ export class FakeBackend {
     return session.startedAt + Math.floor(this.balance / session.rate) * 60_000;
   }
 
+  // Ends the session if its user was last seen `idleS` or more ago; true if it is idle now.
+  _expireIfIdle(session) {
+    const idleAt = session.lastSeen + this.idleS * 1000;
+    if (session.status !== "active" || this.time.now() < idleAt) return false;
+    const capAt = this._capAt(session);
+    Object.assign(session, { status: "ended", endedAt: Math.min(idleAt, capAt), endReason: capAt <= idleAt ? "credits_exhausted" : "idle" });
+    return true;
+  }
+
+  // A poll by the user: seen now, unless already seen within a quarter of the limit.
+  _seen(session) {
+    if (session.status === "active" && this.time.now() - session.lastSeen >= Math.floor((this.idleS * 1000) / 4)) {
+      session.lastSeen = this.time.now();
+    }
+  }
+
   view(session) {
     const now = this.time.now();
     const until = session.status === "ended" ? session.endedAt : Math.min(now, this._capAt(session));
@@ -108,6 +129,7 @@ export class FakeBackend {
       charged: 0,
       balance: this.balance,
       seconds_remaining: remaining,
+      idle_timeout_seconds: this.idleS,
       timer: { state: active && remaining > 0 ? "running" : "stopped", initialized: "at_creation" },
     };
   }
@@ -126,10 +148,14 @@ export class FakeBackend {
       start: (advisorId, sessionId) =>
         answer("start", [advisorId, sessionId], () => {
           const existing = this.sessions.get(sessionId);
-          if (existing) return ok(200, this.view(existing));
+          if (existing) {
+            // A repeated start is answered as the user's poll is.
+            if (!this._expireIfIdle(existing)) this._seen(existing);
+            return ok(200, this.view(existing));
+          }
           if (advisorId !== this.advisor) return failure(404, "advisor_not_found", "no such advisor");
           if (this.balance < this.rate) return failure(402, "insufficient_credit", "the balance does not cover one minute at the advisor's rate");
-          const active = [...this.sessions.values()].find((s) => s.status === "active");
+          const active = [...this.sessions.values()].find((s) => s.status === "active" && !this._expireIfIdle(s));
           if (active) {
             return failure(409, "active_session_exists", "another session is active", {
               body: { error: "active_session_exists", message: "another session is active", active_session_id: active.id },
@@ -137,20 +163,22 @@ export class FakeBackend {
           }
           // The request reaches the backend `lagMs` after the page started its timer.
           const startedAt = this.time.now() + this.lagMs;
-          const session = { id: sessionId, advisor: advisorId, rate: this.rate, status: "active", startedAt, endedAt: null, endReason: null };
+          const session = { id: sessionId, advisor: advisorId, rate: this.rate, status: "active", startedAt, endedAt: null, endReason: null, lastSeen: startedAt };
           this.sessions.set(sessionId, session);
           return ok(201, this.view(session));
         }),
       poll: (sessionId) =>
         answer("poll", [sessionId], () => {
           const session = this.sessions.get(sessionId);
-          return session ? ok(200, this.view(session)) : failure(404, "session_not_found", "no such session");
+          if (!session) return failure(404, "session_not_found", "no such session");
+          if (!this._expireIfIdle(session)) this._seen(session);
+          return ok(200, this.view(session));
         }),
       end: (sessionId) =>
         answer("end", [sessionId], () => {
           const session = this.sessions.get(sessionId);
           if (!session) return failure(404, "session_not_found", "no such session");
-          if (session.status === "active") {
+          if (session.status === "active" && !this._expireIfIdle(session)) {
             const capped = this.time.now() > this._capAt(session);
             this.endAs(sessionId, capped ? "credits_exhausted" : "user");
           }

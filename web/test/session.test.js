@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 
-import { ChatSession, POLL_INTERVAL_MS, REFUSED_BECAUSE, storageKey } from "../js/session.js";
+import { ChatSession, POLL_INTERVAL_MS, REFUSED_BECAUSE, endedBecause, storageKey } from "../js/session.js";
 import { FakeBackend, MemoryStorage, NETWORK_DOWN, VirtualTime, failure, settle } from "./fakes.js";
 
 // The fake backend's timer starts this long after the page's (FakeBackend's default lagMs):
@@ -277,5 +277,82 @@ describe("ChatSession", () => {
     assert.equal(last.state, "stopped");
     assert.equal(last.seconds, Math.floor(15 - LAG_S)); // as shown when it was lost
     assert.match(last.notice.text, /no longer available: no such session/);
+  });
+
+  it("keeps a session alive under the default idle limit for as long as it polls", async () => {
+    const page = openPage(); // SESSION_IDLE_SECONDS 120: every 15 s poll is a sighting
+    const frames = await watch(page, 5 * 60_000);
+    assert.ok(frames.every((f) => f.phase === "active" && f.state === "running" && f.endReason === null));
+    assert.equal(frames.at(-1).seconds, Math.floor(300 - LAG_S));
+  });
+
+  it("says a session ended for want of activity, in the limit the view gives", async () => {
+    // The backend records a sighting at most every 30 s (a quarter of 120 s): at the start
+    // and at the 45 s poll (the 15 s and 30 s ones came sooner than that after the start).
+    // Then the network goes: polls fail from 60 s on, retried after 1, 2, 4, 8, then every
+    // 15 s. The session ends at 45 s + 2:00, which the first poll that gets through (3:00) says.
+    const page = openPage();
+    await watch(page, 50_000);
+    for (let i = 0; i < 11; i += 1) page.backend.failNext("poll", NETWORK_DOWN);
+    const frames = await watch(page, 135_000);
+    const failed = [60_000, 61_000, 63_000, 67_000, 75_000, 90_000, 105_000, 120_000, 135_000, 150_000, 165_000];
+    assert.deepEqual(pollTimes(page), [15_000, 30_000, 45_000, ...failed, 180_000]);
+    const retrying = frames.filter((f) => f.phase === "active");
+    assert.ok(retrying.every((f) => f.state === "running"));
+    assert.match(retrying.at(-1).notice.text, /Lost contact with the chat service/);
+    const stopped = frames.filter((f) => f.state === "stopped");
+    assert.ok(stopped.length > 0);
+    for (const frame of stopped) {
+      assert.equal(frame.phase, "ended");
+      assert.equal(frame.endReason, "idle");
+      assert.deepEqual(frame.notice, { kind: "warn", text: "The session has ended: no activity for 2 minutes." });
+      // The session's true length, as billed: it ended at the idle instant, not at 3:00.
+      assert.equal(frame.seconds, Math.floor(165 - LAG_S));
+      assert.ok(frame.canRestart && !frame.canEnd);
+    }
+    assert.equal((await watch(page, 30_000)).at(-1).seconds, 164);
+    assert.equal(pollTimes(page).length, 15); // no poll after the end
+  });
+
+  it("says the idle end in seconds when the limit is not whole minutes", async () => {
+    const time = new VirtualTime();
+    const page = openPage({ time, backend: new FakeBackend(time, { idleS: 6 }) });
+    const frames = await watch(page, 16_000);
+    // It counted on to the 15 s poll, which found the session ended at 6 s.
+    assert.equal(frames.filter((f) => f.state === "running").at(-1).seconds, 14);
+    const last = frames.at(-1);
+    assert.equal(last.state, "stopped");
+    assert.equal(last.endReason, "idle");
+    assert.equal(last.notice.text, "The session has ended: no activity for 6 seconds.");
+    assert.equal(last.seconds, 6); // seen last at the start: exactly the limit after it
+  });
+
+  it("shows the idle end when End comes after it, not an end by the user", async () => {
+    const time = new VirtualTime();
+    const page = openPage({ time, backend: new FakeBackend(time, { idleS: 60 }) });
+    page.backend.failNext("poll", failure(503, "service_unavailable", "busy", { retryAfterMs: 60_000 }));
+    await watch(page, 70_000); // seen at the start only: idle from 1:00; the retry is due at 1:15
+    assert.equal(page.session.tick().phase, "active");
+    page.session.end();
+    const last = (await watch(page, 1_000)).at(-1);
+    assert.equal(last.endReason, "idle");
+    assert.equal(last.notice.text, "The session has ended: no activity for 1 minute.");
+    assert.equal(last.notice.kind, "warn");
+    assert.equal(last.seconds, 60);
+    assert.equal(page.backend.callsOf("end").length, 1);
+  });
+
+  it("words every end reason the API sends, and an idle end without its limit", () => {
+    assert.equal(endedBecause({ end_reason: "idle", idle_timeout_seconds: 120 }), "The session has ended: no activity for 2 minutes.");
+    assert.equal(endedBecause({ end_reason: "idle", idle_timeout_seconds: 300 }), "The session has ended: no activity for 5 minutes.");
+    assert.equal(endedBecause({ end_reason: "idle" }), "The session has ended: no activity for too long.");
+    assert.equal(endedBecause({ end_reason: "advisor", idle_timeout_seconds: 120 }), "Your advisor ended the session.");
+    assert.equal(endedBecause({ end_reason: "toString" }), "The session has ended.");
+    const source = readFileSync(new URL("../../chalicelib/domain/session.py", import.meta.url), "utf8");
+    const reasons = [...source.matchAll(/^END_[A-Z_]+ = "([a-z_]+)"/gm)].map((match) => match[1]);
+    assert.ok(reasons.includes("idle"), `end reasons read from session.py: ${reasons}`);
+    for (const reason of reasons) {
+      assert.notEqual(endedBecause({ end_reason: reason, idle_timeout_seconds: 120 }), "The session has ended.", reason);
+    }
   });
 });
