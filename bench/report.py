@@ -89,6 +89,8 @@ SUMMARY: List[Tuple[str, Tuple[str, ...], str, Check]] = [
     ),
     ("requests: start", ("requests_per_op", "start"), "2", lambda v: v <= 2),
     ("requests: poll", ("requests_per_op", "poll"), "1", lambda v: v == 1),
+    ("requests: poll, heartbeat due", ("requests_per_op", "poll_heartbeat"), "2", lambda v: v == 2),
+    ("requests: poll, a 15 s page on average", ("requests_per_op", "poll_amortised"), "1.5", lambda v: v <= 1.5),
     ("requests: end", ("requests_per_op", "end"), "<= 3", lambda v: v <= 3),
     ("requests: billing, session owing a minute", ("requests_per_op", "bill_owing"), "1", lambda v: v == 1),
     ("requests: billing, session owing nothing", ("requests_per_op", "bill_not_owing"), "0", lambda v: v == 0),

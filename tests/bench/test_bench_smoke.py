@@ -30,6 +30,8 @@ def test_requests_per_operation_meet_the_cost_targets():
     result = run(quick=True)
     assert result["within_goals"], result
     assert result["billing_run_queries"] > 0
+    # At the default limit a 15 s page's heartbeat is due every other poll.
+    assert (result["poll"], result["poll_heartbeat"], result["poll_amortised"]) == (1, 2, 1.5)
 
 
 def test_timing_benchmarks_produce_figures():
