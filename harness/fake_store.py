@@ -69,7 +69,7 @@ class FakeStore:
     def first_active(self, session_ids: FrozenSet[str]) -> Optional[str]:
         raise NotImplementedError("FakeStore serves the billing run only")
 
-    def create_session(self, session: Session, min_balance: int, account: Account) -> None:
+    def create_session(self, session: Session, min_balance: int, account: Account, seen_at_ms: int) -> None:
         raise NotImplementedError("FakeStore serves the billing run only")
 
     def upgrade_legacy(self, session: Session, now_ms: int) -> Upgraded:

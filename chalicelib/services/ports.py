@@ -64,9 +64,9 @@ class Store(Protocol):
         """The active sessions of one billing shard, by start."""
         ...
 
-    def create_session(self, session: Session, min_balance: int, account: Account) -> None:
-        """The session and the account's active set, in one write. Raises SessionExists,
-        ActiveSessionExists or InsufficientCredit."""
+    def create_session(self, session: Session, min_balance: int, account: Account, seen_at_ms: int) -> None:
+        """The session, the account's active set and its user's first sighting (`seen_at_ms`),
+        in one write. Raises SessionExists, ActiveSessionExists or InsufficientCredit."""
         ...
 
     def record_seen(self, session: Session, last_seen_ms: Optional[int], now_ms: int) -> bool:

@@ -122,7 +122,10 @@ def start_session(
         timer_init=AT_CREATION,
     )
     try:
-        store.create_session(session, min_balance=session.rate_per_minute, account=account)
+        # Seen when the write is sent, not at the timer's start: a start slowed by its reads
+        # (retries, a cold client) must not create a session already near its idle instant,
+        # whose next poll would then show less time than this answer.
+        store.create_session(session, min_balance=session.rate_per_minute, account=account, seen_at_ms=clock())
     except SessionExists as raced:
         return _repeat(store, clock, raced.session, caller_id)
     if request_time_ms is not None:

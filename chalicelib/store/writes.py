@@ -33,7 +33,7 @@ from chalicelib.store.records import (
 
 
 class StoreWrites(StoreConnection):
-    def create_session(self, session: Session, min_balance: int, account: Account) -> None:
+    def create_session(self, session: Session, min_balance: int, account: Account, seen_at_ms: int) -> None:
         """One transaction: the session item (holding its start) and the account's guard.
 
         The account must still hold exactly the markers `account` was read with (none, or
@@ -48,7 +48,7 @@ class StoreWrites(StoreConnection):
             # A missing balance is 0: only a positive minimum needs the attribute.
             guard &= AccountItem.balance >= min_balance
         # The start is the user's first sighting: the idle rule counts from it.
-        actions = [marker.set({session.session_id}), last_seen_path(session.session_id).set(session.started_at_ms)]
+        actions = [marker.set({session.session_id}), last_seen_path(session.session_id).set(seen_at_ms)]
         if account.single_marker:
             actions.append(single.remove())
         with unavailable_on_failure("TransactWriteItems"):
