@@ -6,8 +6,10 @@ BatchGetItem reads its items at different instants. The explorer makes both happ
 purpose, in an order chosen by the caller (hypothesis, in tests/integration/test_races.py):
 
 - every operation runs on its own thread, but only one thread runs at a time;
-- a thread stops before each of its DynamoDB requests and after each read's response, and
-  the caller picks which stopped thread goes on next and how far the wall clock moves;
+- a thread stops before each of its DynamoDB requests, after each read's response and after
+  each refused write (its reply tells the caller what refused it: billing learns a balance
+  and a last-seen that way), and the caller picks which stopped thread goes on next and how
+  far the wall clock moves;
 - a BatchGetItem is split into one GetItem per key, with a stop between them (it is not a
   snapshot); TransactGetItems and TransactWriteItems stay one atomic step (they are).
 
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 
 READS = {"GetItem", "BatchGetItem", "TransactGetItems", "Query", "Scan"}
 WATCHDOG_SECONDS = 20
@@ -89,7 +92,15 @@ class Explorer:
         if name in READS or not op.read_clock:
             self._stop(op, f"before {name}")
         op.read_clock = False
-        reply = original(client, name, params)
+        try:
+            reply = original(client, name, params)
+        except ClientError:
+            if name not in READS:
+                # A refused write answers with what refused it (a cancelled transaction's
+                # reasons and items, ALL_OLD): its caller decides from that as from a read, so
+                # another writer may land before it acts on what it learned.
+                self._stop(op, f"after refused {name}")
+            raise
         if name not in READS:
             self.writes += 1
         if name in READS:
