@@ -330,6 +330,18 @@ def _run_example(client, raw, store: DynamoStore, picked: list, data, choose, st
         note("results:\n" + "\n".join(f"{op.label} -> {_outcome(op)}" for op in operations))
 
 
+def _explorer_settings(examples: int):
+    """Hypothesis as the explorer runs it: fixed examples unless EXPLORE_EXAMPLES asks for more."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize="EXPLORE_EXAMPLES" not in os.environ,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        phases=PHASES,
+    )
+
+
 def test_interleavings_keep_the_invariants(monkeypatch):
     monkeypatch.setenv("ACTIVE_SHARDS", "1")
     with mock_aws():
@@ -337,14 +349,7 @@ def test_interleavings_keep_the_invariants(monkeypatch):
         stores = _stores(monkeypatch, IDLE_LIMITS)
         raw = boto3.client("dynamodb", region_name="us-east-1")
 
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            derandomize="EXPLORE_EXAMPLES" not in os.environ,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-            phases=PHASES,
-        )
+        @_explorer_settings(EXAMPLES)
         @given(
             data=st.data(),
             picked=st.lists(st.sampled_from(MENU) | st.sampled_from(IDLE_MENU), min_size=2, max_size=7),
@@ -387,14 +392,7 @@ def test_heartbeats_racing_idle_ends_keep_the_invariants(monkeypatch):
         store = _stores(monkeypatch, [AT_IDLE_LIMIT])[AT_IDLE_LIMIT]
         raw = boto3.client("dynamodb", region_name="us-east-1")
 
-        @settings(
-            max_examples=max(1, EXAMPLES // 3),
-            deadline=None,
-            derandomize="EXPLORE_EXAMPLES" not in os.environ,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-            phases=PHASES,
-        )
+        @_explorer_settings(max(1, EXAMPLES // 3))
         @given(
             data=st.data(),
             others=st.lists(st.sampled_from(AT_IDLE_MENU), min_size=1, max_size=2),
