@@ -42,6 +42,13 @@ def _ms(iso: str) -> int:
     return round(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+def lived_idle(view) -> bool:
+    """Ended the limit after its one sighting: the start's write, sent a few ms (under load,
+    tens) after the timer's start."""
+    lived_ms = _ms(view["ended_at"]) - _ms(view["started_at"])
+    return IDLE_S * 1000 <= lived_ms < IDLE_S * 1000 + 1000
+
+
 def test_the_page_says_a_session_ended_for_want_of_activity(idle_stage, browser):
     stage = idle_stage
     tag = uuid.uuid4().hex[:8]
@@ -104,10 +111,11 @@ def test_the_page_says_a_session_ended_for_want_of_activity(idle_stage, browser)
     polls = [r for r in asleep.api_requests if r["url"].endswith(f"/sessions/{asleep.session_id}")]
     assert len(polls) == 1, polls  # the 15 s one: none after the end
 
-    # What the page showed is what the backend recorded: ended at start + 6 s, one minute.
+    # What the page showed is what the backend recorded: ended 6 s after the start's write was
+    # sent (the user's one sighting; a few ms after the timer's start), one minute.
     assert (asleep_view["status"], asleep_view["end_reason"]) == ("ended", "idle")
     assert asleep_view["idle_timeout_seconds"] == IDLE_S
-    assert _ms(asleep_view["ended_at"]) - _ms(asleep_view["started_at"]) == IDLE_S * 1000
+    assert lived_idle(asleep_view)
     assert (asleep_view["billed_minutes"], asleep_view["charged"]) == (1, DEMO_RATE)
 
     # The back page: told at once by its resumed start, not by a count up to a poll.
@@ -116,7 +124,7 @@ def test_the_page_says_a_session_ended_for_want_of_activity(idle_stage, browser)
     assert not back.notes["can_end"] and back.notes["can_restart"]
     assert [e["seconds"] for e in back.timeline if e["state"] == "stopped"][-1] == IDLE_S
     assert (back_view["status"], back_view["end_reason"]) == ("ended", "idle")
-    assert _ms(back_view["ended_at"]) - _ms(back_view["started_at"]) == IDLE_S * 1000
+    assert lived_idle(back_view)
     # ... and its user starts a new session straight away.
     assert back.notes["new_session"] != back_id
     assert back.notes["new_state"] == "running"
