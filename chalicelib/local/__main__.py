@@ -1,50 +1,19 @@
-"""`make run`: the whole local stage in one process, stopped cleanly by Ctrl-C or SIGTERM."""
+"""`make run`: the whole local stage (three processes: chalicelib/local/stage.py), stopped
+cleanly by Ctrl-C or SIGTERM."""
 
 import os
-import signal
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from chalice.config import Config
-
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-def _env_from_config() -> "Config":
-    """The local stage's environment from .chalice/config.json; the caller's own environment
-    (ports, table names) wins, and the DynamoDB endpoint follows DYNAMODB_PORT."""
-    from chalice.cli.factory import CLIFactory
-
-    config = CLIFactory(str(PROJECT)).create_config_obj(chalice_stage_name="local")
-    # The page's origin follows WEB_PORT (tests run the stage on random ports); the config's
-    # fixed origin would make every cross-origin call from such a page fail its preflight.
-    # The API server also allows the page under 127.0.0.1 and [::1] (api_server.answer_origin
-    # reads WEB_PORT), and CORS_ORIGIN when it is set to something else.
-    web_port = os.environ.setdefault("WEB_PORT", "8002")
-    os.environ.setdefault("CORS_ORIGIN", f"http://localhost:{web_port}")
-    for key, value in config.environment_variables.items():
-        os.environ.setdefault(key, value)
-    port = int(os.environ.get("DYNAMODB_PORT", "8001"))
-    os.environ["DYNAMODB_ENDPOINT"] = f"http://127.0.0.1:{port}"
-    # The billing queue lives on the same moto server; botocore sends every SQS call there.
-    os.environ["AWS_ENDPOINT_URL_SQS"] = f"http://127.0.0.1:{port}"
-    # moto accepts any credentials; boto3 still wants some.
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return config
+from chalicelib.local.children import PROJECT
+from chalicelib.local.lifecycle import block_stop_signals, wait_for_stop
 
 
 def main() -> int:
-    stop_signals = {signal.SIGINT, signal.SIGTERM}
-    # Block before any thread starts so every thread inherits the mask and only the main
-    # thread's sigwait receives the signal. A Python signal handler would run on the main
-    # thread between bytecodes, possibly while it holds a lock a stopping server needs.
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    block_stop_signals()  # before any thread starts (lifecycle.py says why)
     sys.path.insert(0, str(PROJECT))
-    config = _env_from_config()
+    from chalicelib.local.environment import local_environment
+
+    local_environment()  # every process of the stage inherits it
 
     from chalicelib.settings import ConfigurationError, current
 
@@ -57,19 +26,28 @@ def main() -> int:
     from chalicelib.local.stage import LocalStage
 
     stage = LocalStage(
-        config=config,
         api_port=int(os.environ.get("PORT", "8000")),
         dynamodb_port=int(os.environ.get("DYNAMODB_PORT", "8001")),
         web_port=int(os.environ.get("WEB_PORT", "8002")),
         billing_interval_s=float(os.environ.get("BILLING_INTERVAL_SECONDS", "60")),
     )
-    stage.start()
+    from chalicelib.local.children import ChildFailed
+
+    try:
+        stage.start()
+    except ChildFailed as failed:  # a port in use, say: the child said why on stderr
+        print(f"make run: {failed}", file=sys.stderr)
+        stage.stop()
+        return 1
+    except BaseException:
+        stage.stop()  # nothing left listening
+        raise
     stage.print_banner()
-    received = signal.sigwait(stop_signals)
-    print(f"\nstopping on {signal.Signals(received).name} ...", flush=True)
+    received = wait_for_stop()
+    print(f"\nstopping on {received.name} ...", flush=True)
     stage.stop()
     print("stopped", flush=True)
-    return 0
+    return 1 if stage.failure else 0
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ refuses a request whose Host is not this server's loopback name and port (host_c
 import hashlib
 import io
 import json
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -19,6 +20,7 @@ from typing import Dict, List, NamedTuple, Tuple
 from werkzeug.serving import make_server
 
 from chalicelib.local.host_check import HostCheckedHandler
+from chalicelib.local.lifecycle import serve_as_child
 
 TRANSACT_WRITE = "DynamoDB_20120810.TransactWriteItems"
 # DynamoDB keeps a ClientRequestToken for 10 minutes after its first request completes.
@@ -100,7 +102,9 @@ def serialised(wsgi_app):
 
 
 class LocalDynamo:
-    """A moto server on a background thread; `stop()` shuts it down."""
+    """A moto server on a background thread; `stop()` shuts it down. The local stage runs one
+    in a process of its own (`python -m chalicelib.local.moto_server`); tests may run one in
+    theirs."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8001):
         # moto is a development dependency: imported here, never by the Lambda's code.
@@ -139,3 +143,11 @@ class LocalDynamo:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def _serve(host: str, port: int):
+    return LocalDynamo(host, port).start().stop
+
+
+if __name__ == "__main__":
+    sys.exit(serve_as_child("The local stage's DynamoDB: moto's server, serialised.", _serve))
