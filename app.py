@@ -3,14 +3,14 @@
 import os
 
 from aws_lambda_powertools.logging import correlation_paths
-from chalice import Chalice, ConvertToMiddleware, Rate
+from chalice import Chalice, Rate
 
 from chalicelib.api import dependencies as deps
 from chalicelib.api.errors import reshape_framework_error
 from chalicelib.api.health import health_api
 from chalicelib.api.invocation import within_remaining_time
 from chalicelib.api.sessions import sessions_api
-from chalicelib.observability import logger
+from chalicelib.observability import lambda_context_middleware
 from chalicelib.settings import idle_seconds
 
 # Refused at start-up (the function's init fails, loudly, on the deploy's first cold start)
@@ -19,19 +19,10 @@ idle_seconds(os.environ.get("SESSION_IDLE_SECONDS"))
 
 app = Chalice(app_name="session-timer")
 
-app.register_middleware(
-    ConvertToMiddleware(
-        logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-    ),
-    "http",
-)
-app.register_middleware(
-    ConvertToMiddleware(
-        logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
-    ),
-    "scheduled",
-)
-app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)), "sqs")
+# Powertools' inject_lambda_context on every function (observability.py says how it is applied).
+app.register_middleware(lambda_context_middleware(correlation_paths.API_GATEWAY_REST), "http")
+app.register_middleware(lambda_context_middleware(correlation_paths.EVENT_BRIDGE), "scheduled")
+app.register_middleware(lambda_context_middleware(), "sqs")
 
 
 app.register_middleware(within_remaining_time, "http")

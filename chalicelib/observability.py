@@ -3,19 +3,84 @@
 Log lines carry ids and figures only: never a token, a header dump or a request body.
 """
 
-from typing import Optional
+import os
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from chalice.app import Request
 
 from chalicelib.domain.instants import iso_ms
 from chalicelib.domain.session import Session
 
 SERVICE = "session-timer"
 NAMESPACE = "SessionTimer"
+# Powertools' switch for logging each incoming event (read by inject_lambda_context).
+LOG_EVENT_ENV = "POWERTOOLS_LOGGER_LOG_EVENT"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def lambda_context_middleware(correlation_id_path: Optional[str] = None) -> Callable[[Any, Callable[..., Any]], Any]:
+    """A Chalice middleware: every log line of the invocation carries its Lambda context and
+    correlation id, and none of the previous one's keys (Powertools' inject_lambda_context with
+    clear_state), as ConvertToMiddleware(logger.inject_lambda_context(...)) applies it.
+
+    Two costs of that are cut, the log lines staying the same. ConvertToMiddleware decorates
+    the handler anew at every invocation (a partial, two functools.wraps, an environment read):
+    here it is decorated once per value of POWERTOOLS_LOGGER_LOG_EVENT, which the decoration
+    reads. And Powertools finds the correlation id with a JMESPath search that builds its
+    options and formats a debug message at every call: a path of plain names (both of ours)
+    is looked up here instead, as JMESPath looks up fields (`.get`, None on anything else),
+    right after the context is set, where Powertools sets it. Logging each event (that
+    variable set) keeps Powertools' own lookup, which precedes the event's line."""
+    keys = _plain_path(correlation_id_path)
+    decorated: Dict[str, Callable[..., Any]] = {}
+
+    def respond(_event: Any, _context: Any, chalice_event: Any, get_response: Callable[..., Any]) -> Any:
+        return get_response(chalice_event)
+
+    def respond_with_id(event: Any, _context: Any, chalice_event: Any, get_response: Callable[..., Any]) -> Any:
+        logger.set_correlation_id(_field(event, keys))
+        return get_response(chalice_event)
+
+    def middleware(event: Any, get_response: Callable[..., Any]) -> Any:
+        log_event = os.getenv(LOG_EVENT_ENV, "false")
+        handler = decorated.get(log_event)
+        if handler is None:
+            if keys is not None and log_event == "false":
+                handler = logger.inject_lambda_context(respond_with_id, clear_state=True)
+            else:
+                handler = logger.inject_lambda_context(
+                    respond, correlation_id_path=correlation_id_path, clear_state=True
+                )
+            decorated[log_event] = handler
+        if isinstance(event, Request):  # what ConvertToMiddleware hands the decorator
+            original, context = event.to_original_event(), event.lambda_context
+        else:
+            original, context = event.to_dict(), event.context
+        return handler(original, context, event, get_response)
+
+    return middleware
+
+
+def _plain_path(path: Optional[str]) -> Optional[Tuple[str, ...]]:
+    """The names of a JMESPath of plain names ("requestContext.requestId"), else None."""
+    if not path:
+        return None
+    names = tuple(path.split("."))
+    return names if all(name.isidentifier() and name.isascii() for name in names) else None
+
+
+def _field(data: Any, names: Optional[Tuple[str, ...]]) -> Any:
+    """What JMESPath finds at a path of plain names: each a `.get`, None once one cannot be."""
+    for name in names or ():
+        try:
+            data = data.get(name)
+        except AttributeError:
+            return None
+    return data
 
 
 def timer_started(session: Session, lag_ms: Optional[int], lag_source: str) -> None:

@@ -2,12 +2,14 @@
 
 Chalice's test client sets a stage's environment variables only while a request runs,
 and the local stage sets them after importing some modules, so every reader calls
-`current()` at the moment it needs a value.
+`current()` at the moment it needs a value. A request asks several times: the settings are
+built once per environment (keyed on every variable they are read from), so asking again
+costs a look at those variables, and a changed one builds them anew.
 """
 
 import os
 from dataclasses import dataclass
-from typing import FrozenSet, Mapping, MutableMapping, Optional
+from typing import FrozenSet, Mapping, MutableMapping, Optional, Tuple
 
 import botocore.exceptions
 import botocore.session
@@ -28,6 +30,8 @@ class ConfigurationError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything the environment configures (README.md#configuration), read by `current()`."""
+
     stage: str
     region: Optional[str]  # None: none configured anywhere (see `connect_region`)
     sessions_table: str
@@ -106,8 +110,63 @@ def _dynamodb_endpoint(env: MutableMapping[str, str]) -> Optional[str]:
     return endpoint
 
 
+# Every variable the settings are read from, `_dynamodb_endpoint`'s defaults included: the
+# key of the settings built last. The profile's variables are not in it: a region that only a
+# profile gives is read from the config files at every call (operator commands only).
+_ENVIRONMENT_KEY = (
+    "STAGE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "SESSIONS_TABLE",
+    "ACCOUNTS_TABLE",
+    "ADVISORS_TABLE",
+    "LEDGER_TABLE",
+    "DYNAMODB_ENDPOINT",
+    "DYNAMODB_PORT",
+    "AWS_CHALICE_CLI_MODE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "ACTIVE_SHARDS",
+    "CORS_ORIGIN",
+    "BILLING_SAFETY_MARGIN_MS",
+    "BILLING_WORKERS",
+    "BILLING_QUEUE_URL",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "ALLOWED_APP_CLIENT_IDS",
+    "SESSION_IDLE_SECONDS",
+)
+# os.environ keeps its variables encoded in a dict of its own; asking that dict costs no
+# KeyError per unset variable, which os.environ.get pays (about 1 us each, most of the key).
+_PROCESS_ENVIRON = os.environ
+_PROCESS_DATA: Optional[Mapping[object, object]] = getattr(os.environ, "_data", None)
+_ENCODED_KEY = tuple(map(os.environ.encodekey, _ENVIRONMENT_KEY)) if _PROCESS_DATA is not None else ()
+# (the values of _ENVIRONMENT_KEY, the settings they gave); replaced whole, so threads that
+# ask at once each see one consistent pair.
+_last: Optional[Tuple[Tuple[object, ...], Settings]] = None
+
+
+def _environment_key(env: Mapping[str, str]) -> Tuple[object, ...]:
+    if env is _PROCESS_ENVIRON and _PROCESS_DATA is not None:
+        return tuple(map(_PROCESS_DATA.get, _ENCODED_KEY))
+    return tuple(map(env.get, _ENVIRONMENT_KEY))
+
+
 def current() -> Settings:
-    env = os.environ
+    """The settings of the environment as it is now (the same object while it stays so)."""
+    global _last
+    env = os.environ  # looked up at each call: Chalice's test client swaps it during a request
+    key = _environment_key(env)
+    last = _last
+    if last is not None and last[0] == key:
+        return last[1]
+    settings = _read(env)
+    if env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"):
+        # Keyed on the environment as reading left it (_dynamodb_endpoint may set defaults).
+        _last = (_environment_key(env), settings)
+    return settings
+
+
+def _read(env: MutableMapping[str, str]) -> Settings:
     dynamodb_endpoint = _dynamodb_endpoint(env)
     return Settings(
         # Unset means "not the local stage": the X-User-Id header is then never honoured.

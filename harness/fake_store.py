@@ -7,13 +7,15 @@ the billing tests never reach raise NotImplementedError rather than guess.
 """
 
 import dataclasses
-from typing import FrozenSet, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 from chalicelib.domain.billing import Charge
 from chalicelib.domain.session import Account, Session
-from chalicelib.legacy.upgrade import Upgraded
 from chalicelib.services.ports import Snapshot, View
 from chalicelib.settings import Settings, current
+
+if TYPE_CHECKING:  # as in services/ports.py, whose signatures these must equal
+    from chalicelib.legacy.upgrade import Upgraded
 
 
 class FakeStore:
@@ -72,7 +74,7 @@ class FakeStore:
     def create_session(self, session: Session, min_balance: int, account: Account, seen_at_ms: int) -> None:
         raise NotImplementedError("FakeStore serves the billing run only")
 
-    def upgrade_legacy(self, session: Session, now_ms: int) -> Upgraded:
+    def upgrade_legacy(self, session: Session, now_ms: int) -> "Upgraded":
         raise NotImplementedError("FakeStore serves the billing run only")
 
     def record_seen(self, session: Session, last_seen_ms: Optional[int], now_ms: int) -> bool:

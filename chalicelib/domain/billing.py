@@ -23,6 +23,9 @@ from chalicelib.domain.timer import (
 
 @dataclass(frozen=True)
 class Charge:
+    """A session's minutes after `billed_before` up to `billed_after`, charged at its rate, and
+    its end when the charge ends it: what one transaction commits (store/writes.py)."""
+
     session_id: str
     user_id: str
     billed_before: int

@@ -21,6 +21,8 @@ CURRENT_SCHEMA = 2
 
 @dataclass(frozen=True)
 class Session:
+    """A session as the rules see it: who, at what rate, since when, and what was billed."""
+
     session_id: str
     user_id: str
     advisor_id: str
@@ -78,6 +80,8 @@ class Account:
 
 @dataclass(frozen=True)
 class Advisor:
+    """An advisor as stored: the rate a session with them starts at."""
+
     advisor_id: str
     # None: the stored rate is one no session may start at (domain/rates.py).
     rate_per_minute: Optional[int]

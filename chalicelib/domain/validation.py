@@ -16,6 +16,8 @@ FOREIGN_ID = re.compile(r"[A-Za-z0-9_.:@|-]{1,128}")
 
 @dataclass(frozen=True)
 class StartRequest:
+    """A POST /sessions body, validated (its advisor_id's problem kept for after idempotency)."""
+
     advisor_id: Optional[str]
     session_id: Optional[str]
     advisor_problem: Optional[str] = None  # why advisor_id is unusable, decided after idempotency

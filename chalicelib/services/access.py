@@ -6,7 +6,6 @@ from typing import Tuple
 from chalicelib.clock import Clock
 from chalicelib.domain.errors import LegacyRecordUnusable, SessionNotFound
 from chalicelib.domain.session import Account, Session
-from chalicelib.legacy.upgrade import upgrade_on_touch
 from chalicelib.services.ports import Store
 
 
@@ -36,7 +35,9 @@ def load_visible(
     if session.user_id != caller_id:
         session, account = _visible(store, session_id, caller_id, session.user_id)
     if session.is_legacy_unupgraded and (upgrade_active or not session.is_active):
-        session, seen_at = upgrade_on_touch(store, session, clock)  # schema 1
+        from chalicelib.legacy.upgrade import upgrade_on_touch  # schema 1
+
+        session, seen_at = upgrade_on_touch(store, session, clock)
         if seen_at is not None:  # the upgrade's write recorded its user as seen
             account = replace(account, last_seen={**account.last_seen, session.session_id: seen_at})
     return session, account

@@ -10,8 +10,6 @@ from chalicelib.domain.errors import ChargeConflict, ServiceUnavailable
 from chalicelib.domain.presence import Presence
 from chalicelib.domain.session import CURRENT_SCHEMA, END_BY_ADVISOR, END_BY_USER, Account, Session
 from chalicelib.domain.view import session_view
-from chalicelib.legacy.rules import check_start
-from chalicelib.legacy.upgrade import log_upgrade
 from chalicelib.services.access import load_visible
 from chalicelib.services.ports import Store
 
@@ -64,14 +62,18 @@ def settle(
         if charge is None:
             return session, view_of(store, session, account.balance, caller_id, now)
         upgrading = session.is_legacy_unupgraded
-        if upgrading:
-            check_start(session, now)  # schema 1: upgraded by the end's own write
+        if upgrading:  # schema 1: upgraded by the end's own write
+            from chalicelib.legacy.rules import check_start
+
+            check_start(session, now)
         try:
             store.commit_charge(session, charge, drop_single_marker=account.single_marker == session.session_id)
         except ChargeConflict:
             continue
         ended = charge.applied_to(session)
         if upgrading:
+            from chalicelib.legacy.upgrade import log_upgrade  # schema 1
+
             ended = ended.with_changes(schema_version=CURRENT_SCHEMA)
             log_upgrade(ended)
         observability.charge_committed(session, charge.minutes, charge.amount, charge.end_reason)

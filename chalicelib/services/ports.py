@@ -6,12 +6,14 @@ the services never import the store.
 """
 
 from dataclasses import dataclass
-from typing import FrozenSet, Iterator, Optional, Protocol
+from typing import TYPE_CHECKING, FrozenSet, Iterator, Optional, Protocol
 
 from chalicelib.domain.billing import Charge
 from chalicelib.domain.session import Account, Advisor, Session
-from chalicelib.legacy.upgrade import Upgraded
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:  # schema 1: the API imports legacy/ only when it meets such a record
+    from chalicelib.legacy.upgrade import Upgraded
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Store(Protocol):
         when someone else moved first."""
         ...
 
-    def upgrade_legacy(self, session: Session, now_ms: int) -> Upgraded:
+    def upgrade_legacy(self, session: Session, now_ms: int) -> "Upgraded":
         """Schema 1: a record's upgrade in place, conditioned on the record as read."""
         ...
 

@@ -27,6 +27,9 @@ TAKEN = "this session_id belongs to another session"
 
 @dataclass(frozen=True)
 class Started:
+    """A start's answer: the session's view, and whether this request created it (201) or
+    found it already there (200)."""
+
     view: Dict[str, Any]
     created: bool
 

@@ -11,7 +11,7 @@ from chalicelib.services.ports import Snapshot, View
 from chalicelib.store.connection import ATTEMPTS, StoreConnection
 from chalicelib.store.failures import CANCELLED, error_code, unavailable_on_failure
 from chalicelib.store.models import AccountItem, AdvisorItem, SessionItem
-from chalicelib.store.records import account_from_raw, from_raw, to_advisor, to_session
+from chalicelib.store.records import account_from_raw, session_from_raw, to_advisor, to_session
 
 
 class _Conflict(Exception):
@@ -42,11 +42,7 @@ class StoreReads(StoreConnection):
             except _Conflict:
                 continue
             session_raw, account_raw = (r.get("Item") for r in reply["Responses"])
-            session_item = from_raw(SessionItem, session_raw)
-            return View(
-                session=None if session_item is None else to_session(session_item),
-                account=account_from_raw(account_raw, user_id),
-            )
+            return View(session=session_from_raw(session_raw), account=account_from_raw(account_raw, user_id))
         raise ServiceUnavailable("the session is being changed right now; retry")
 
     def read(
@@ -65,9 +61,8 @@ class StoreReads(StoreConnection):
         if advisor_id:
             wanted[AdvisorItem] = advisor_id
         raw = self._batch_get(wanted)
-        session_item = from_raw(SessionItem, raw.get(SessionItem))
         return Snapshot(
-            session=None if session_item is None else to_session(session_item),
+            session=session_from_raw(raw.get(SessionItem)),
             account=account_from_raw(raw.get(AccountItem), user_id) if user_id else None,
             advisor=to_advisor(raw.get(AdvisorItem)),
         )

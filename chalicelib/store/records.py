@@ -1,11 +1,21 @@
 """Translation between stored items and the domain's Session, Account, Advisor and Charge.
 
-Items without `schema_version` (schema 1) are read by legacy/records.py."""
+Items without `schema_version` (schema 1) are read by legacy/records.py, imported when one is
+met: the API's cold start does not load the previous release's rules.
 
+A request's items are read once, from DynamoDB JSON into the domain's objects
+(`session_from_raw`, `account_from_raw`, `to_advisor`): each attribute is deserialised
+by the model's own PynamoDB attribute, exactly as `Model.from_raw_data` would, but without
+building a model instance only to copy it into the domain object.
+"""
+
+import json
 import zlib
-from typing import Any, Dict, Optional
+from types import SimpleNamespace
+from typing import Any, Callable, Dict, Optional, Tuple
 
-from pynamodb.attributes import NumberAttribute
+from pynamodb.attributes import Attribute, NumberAttribute
+from pynamodb.constants import NULL
 from pynamodb.exceptions import AttributeDeserializationError
 from pynamodb.expressions.operand import Path
 
@@ -13,7 +23,6 @@ from chalicelib.domain.billing import Charge
 from chalicelib.domain.instants import day_of, iso_ms, seconds_to_ms
 from chalicelib.domain.rates import bookable_rate
 from chalicelib.domain.session import AT_CREATION, CURRENT_SCHEMA, Account, Advisor, Session
-from chalicelib.legacy.records import Timing, legacy_item, legacy_timing
 from chalicelib.store.models import LAST_SEEN_PREFIX, AccountItem, AdvisorItem, LedgerItem, SessionItem
 
 
@@ -22,16 +31,17 @@ def shard_of(session_id: str, shards: int) -> int:
     return zlib.crc32(session_id.encode()) % shards
 
 
-def to_session(item: SessionItem) -> Session:
+def to_session(item: Any) -> Session:
+    """The Session of a SessionItem (or of its `_fields`)."""
     if item.schema_version is None:
-        timing = legacy_timing(item)  # schema 1
+        from chalicelib.legacy.records import legacy_timing  # schema 1
+
+        timing = legacy_timing(item)
+        started_at_ms, timer_init = timing.started_at_ms, timing.timer_init
+        schema_version, legacy_charged = timing.schema_version, timing.legacy_charged
     else:
-        timing = Timing(
-            started_at_ms=int(item.started_at_ms),
-            timer_init=item.timer_init or AT_CREATION,
-            schema_version=int(item.schema_version),
-            legacy_charged=int(item.legacy_charged or 0),
-        )
+        started_at_ms, timer_init = int(item.started_at_ms), item.timer_init or AT_CREATION
+        schema_version, legacy_charged = int(item.schema_version), int(item.legacy_charged or 0)
     return Session(
         session_id=item.session_id,
         user_id=item.user_id,
@@ -43,10 +53,10 @@ def to_session(item: SessionItem) -> Session:
         ended_at_ms=None if item.ended_at_ms is None else int(item.ended_at_ms),
         end_reason=item.end_reason,
         legacy_created_at_ms=None if item.created_at is None else seconds_to_ms(item.created_at),
-        started_at_ms=timing.started_at_ms,
-        timer_init=timing.timer_init,
-        schema_version=timing.schema_version,
-        legacy_charged=timing.legacy_charged,
+        started_at_ms=started_at_ms,
+        timer_init=timer_init,
+        schema_version=schema_version,
+        legacy_charged=legacy_charged,
     )
 
 
@@ -69,8 +79,9 @@ def new_session_item(session: Session, shards: int) -> SessionItem:
     )
 
 
-def to_account(item: Optional[AccountItem], user_id: str, last_seen: Optional[Dict[str, int]] = None) -> Account:
-    """A user with no account item has balance 0 (docs/contract.md)."""
+def to_account(item: Optional[Any], user_id: str, last_seen: Optional[Dict[str, int]] = None) -> Account:
+    """A user with no account item has balance 0 (docs/contract.md). `item`: an AccountItem
+    or its `_fields`."""
     if item is None:
         return Account(user_id=user_id)
     return Account(
@@ -85,7 +96,9 @@ def to_account(item: Optional[AccountItem], user_id: str, last_seen: Optional[Di
 def account_from_raw(raw: Optional[Dict[str, Any]], user_id: str) -> Account:
     """An account item as DynamoDB returned it, its sessions' last-seen attributes included
     (the model cannot declare them: their names hold the session ids)."""
-    return to_account(from_raw(AccountItem, raw), user_id, last_seen_in(raw or {}))
+    if raw is None:
+        return to_account(None, user_id, {})
+    return to_account(_fields(AccountItem, raw), user_id, last_seen_in(raw))
 
 
 def last_seen_in(raw: Dict[str, Any]) -> Dict[str, int]:
@@ -109,7 +122,7 @@ def to_advisor(raw: Optional[Dict[str, Any]]) -> Optional[Advisor]:
     if raw is None:
         return None
     try:
-        item = AdvisorItem.from_raw_data(raw)
+        item = _fields(AdvisorItem, raw)
     except AttributeDeserializationError:
         return Advisor(advisor_id=raw["advisor_id"]["S"], rate_per_minute=None)
     return Advisor(
@@ -120,11 +133,71 @@ def to_advisor(raw: Optional[Dict[str, Any]]) -> Optional[Advisor]:
 
 
 def from_raw(model, raw: Optional[Dict[str, Any]]):
+    """A model instance of an item as DynamoDB returned it (None stays None)."""
     if raw is None:
         return None
     if model is SessionItem and "schema_version" not in raw:
-        return legacy_item(raw)  # schema 1
+        from chalicelib.legacy.records import legacy_item  # schema 1
+
+        return legacy_item(raw)
     return model.from_raw_data(raw)
+
+
+def session_from_raw(raw: Optional[Dict[str, Any]]) -> Optional[Session]:
+    """The session of an item as DynamoDB returned it, or None. Raises LegacyRecordUnusable
+    for a schema-1 item no session can be read from."""
+    if raw is None:
+        return None
+    if "schema_version" not in raw:
+        return to_session(from_raw(SessionItem, raw))  # schema 1: through its model
+    return to_session(_fields(SessionItem, raw))
+
+
+def _number(text: Any) -> Any:
+    """NumberAttribute.deserialize, which is json.loads: an integer's digits (what every number
+    of ours is) are int() of them without the JSON parser; anything else goes to json.loads."""
+    if type(text) is str:
+        digits = text[1:] if text[:1] == "-" else text
+        # JSON's integers: ASCII digits, no leading zero ("05" and "٥" are refused by it).
+        if digits.isascii() and digits.isdigit() and (digits[0] != "0" or len(digits) == 1):
+            return int(text)
+    return json.loads(text)
+
+
+# Per model: each attribute's Python name, its name in the item, the attribute, how its value
+# is deserialised, its default.
+_Layout = Tuple[Tuple[str, str, Attribute, Callable[[Any], Any], Any], ...]
+_layouts: Dict[type, _Layout] = {}
+
+
+def _layout(model: type) -> _Layout:
+    layout = _layouts.get(model)
+    if layout is None:
+        layout = _layouts[model] = tuple(
+            (
+                name,
+                attribute.attr_name,
+                attribute,
+                _number if type(attribute) is NumberAttribute else attribute.deserialize,
+                attribute.default,
+            )
+            for name, attribute in model.get_attributes().items()  # type: ignore[attr-defined]
+        )
+    return layout
+
+
+def _fields(model: type, raw: Dict[str, Any]) -> SimpleNamespace:
+    """The model's attributes of `raw`, as `model.from_raw_data(raw)` holds them: the same
+    deserialisers, defaults and AttributeDeserializationError for a value of another type;
+    attributes the model does not declare are left out, as it leaves them."""
+    values: Dict[str, Any] = {}
+    for name, attr_name, attribute, deserialize, default in _layout(model):
+        value = raw.get(attr_name)
+        if value and NULL not in value:
+            values[name] = deserialize(attribute.get_value(value))
+        else:
+            values[name] = default() if callable(default) else default
+    return SimpleNamespace(**values)
 
 
 def ledger_item(charge: Charge) -> LedgerItem:

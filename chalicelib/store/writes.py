@@ -10,7 +10,6 @@ from chalicelib.domain.billing import Charge
 from chalicelib.domain.errors import ActiveSessionExists, ChargeConflict, InsufficientCredit
 from chalicelib.domain.instants import iso_ms
 from chalicelib.domain.session import ACTIVE, ENDED, Account, Session
-from chalicelib.legacy.records import legacy_as_read, legacy_upgrade_actions
 from chalicelib.services.ports import SessionExists
 from chalicelib.store.connection import ALL_OLD, StoreConnection
 from chalicelib.store.failures import (
@@ -24,11 +23,10 @@ from chalicelib.store.failures import (
 from chalicelib.store.models import AccountItem, LedgerItem, SessionItem
 from chalicelib.store.records import (
     account_from_raw,
-    from_raw,
     last_seen_path,
     ledger_item,
     new_session_item,
-    to_session,
+    session_from_raw,
 )
 
 
@@ -144,7 +142,9 @@ class StoreWrites(StoreConnection):
 
 def _raise_create_refusal(cancelled: Cancelled) -> None:
     if cancelled.code("session") == CONDITION_FAILED:
-        raise SessionExists(to_session(from_raw(SessionItem, cancelled.item("session"))))
+        stored = session_from_raw(cancelled.item("session"))
+        assert stored is not None, "a refused does-not-exist condition returns the item (ALL_OLD)"
+        raise SessionExists(stored)
     if cancelled.code("account") != CONDITION_FAILED:
         raise cancelled
     account = account_from_raw(cancelled.item("account"), "")
@@ -192,6 +192,8 @@ def _session_change(session: Session, charge: Charge) -> "tuple[List[Any], Condi
             SessionItem.active_shard.remove(),
         ]
     if session.is_legacy_unupgraded:  # schema 1: upgraded by the same write
+        from chalicelib.legacy.records import legacy_as_read, legacy_upgrade_actions
+
         actions += legacy_upgrade_actions(session, None, charge.charged_at_ms, books=False)
         return actions, legacy_as_read(session)
     guard = (

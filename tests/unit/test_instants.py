@@ -112,3 +112,20 @@ def test_seconds_to_ms_with_sub_ms_digits_lands_on_a_neighbouring_ms(epoch_us):
     assert type(result) is int
     assert epoch_us // 1000 <= result <= -(-epoch_us // 1000)
     assert seconds_to_ms(Decimal(text)) == result
+
+
+def _strftime_iso(epoch_ms):
+    moment = EPOCH + timedelta(milliseconds=epoch_ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(-62_135_596_800_000, 253_402_300_799_999))  # datetime's whole range, year 1 to 9999
+def test_iso_ms_writes_what_strftime_writes_over_every_year(epoch_ms):
+    # iso_ms takes isoformat's faster path; years below 1000 keep strftime's unpadded form.
+    assert iso_ms(epoch_ms) == _strftime_iso(epoch_ms)
+
+
+@pytest.mark.parametrize("epoch_ms", [-62_135_596_800_000, -30_610_224_000_001, -30_610_224_000_000, 0])
+def test_iso_ms_at_the_year_1000_boundary(epoch_ms):
+    assert iso_ms(epoch_ms) == _strftime_iso(epoch_ms)
