@@ -17,6 +17,17 @@ BENCHMARKS: Dict[str, Tuple[str, str, str]] = {
         "The previous release's flow, emulated in the same run with schema-1 records whose timer starts "
         "at the first poll: it shows the bug (a whole poll interval behind) that the new flow must not.",
     ),
+    "stage_vs_bare": (
+        "Our stage vs a bare stage, same moto server (bench/stage_vs_bare.py)",
+        "Our local stage over real HTTP, one stage at a time, alternating: the seed scenario (50 pages opened "
+        "20 ms apart, polling at 15 s and 30 s: |snap| median and p95), poll throughput with 20 clients polling "
+        "back to back (median of 3 rounds of 10 s) and the latency of 200 sequential starts (10 rounds), with the "
+        "CPU the stage's process and moto's spend per request. Each phase's items are deleted after it: moto "
+        "copies the tables a transaction touches, so its starts slow down as the tables fill.",
+        "A bare stage in its own process (bench/bare_stage.py: `http.server` and one boto3 client, no framework) "
+        "sending the same DynamoDB requests to the same moto server, measured in the same run: the figures are "
+        "ratios ours / bare.",
+    ),
     "requests_per_op": (
         "DynamoDB requests per operation (bench/requests_per_op.py)",
         "Requests counted on the wire (botocore) for a start, a poll (with and without its heartbeat, and "
@@ -55,6 +66,15 @@ BENCHMARKS: Dict[str, Tuple[str, str, str]] = {
         "A poll through the Chalice app in process (routing, identity, validation, the view, logging).",
         "The bare DynamoDB read the poll makes, on the same in-process moto backend, interleaved.",
     ),
+    "profile_requests": (
+        "Where a request's time goes (bench/profile_requests.py)",
+        "Starts and polls profiled with pyinstrument, in process (Chalice's test client) and over HTTP (the local "
+        "stage's API server, in its request threads), each sample charged to the layer of its innermost frame that "
+        "has one: the DynamoDB call (botocore, and moto standing in for DynamoDB), PynamoDB, Chalice, logging, our "
+        "middleware, our code, JSON, settings, the local server. The ms columns spread the unprofiled median by "
+        "those fractions (the profiler slows moto's deep stacks most): an estimate.",
+        "The request's own time: the fractions of each column add up to 1.",
+    ),
     "load": (
         "Load (bench/load.py)",
         "Concurrent pollers and starters on the local stage over real HTTP with billing running "
@@ -88,6 +108,31 @@ SUMMARY: List[Tuple[str, Tuple[str, ...], str, Check]] = [
         "> 0 (the bug)",
         lambda v: v > 0,
     ),
+    (
+        "stage vs bare: seed |snap| median, ours / bare",
+        ("stage_vs_bare", "ratios", "snap_median"),
+        "<= 1.5",
+        lambda v: v <= 1.5,
+    ),
+    (
+        "stage vs bare: seed |snap| p95, ours / bare",
+        ("stage_vs_bare", "ratios", "snap_p95"),
+        "<= 1.5",
+        lambda v: v <= 1.5,
+    ),
+    (
+        "stage vs bare: poll throughput (20 clients), ours / bare",
+        ("stage_vs_bare", "ratios", "poll_throughput"),
+        ">= 0.8",
+        lambda v: v >= 0.8,
+    ),
+    ("stage vs bare: start p50, ours / bare", ("stage_vs_bare", "ratios", "start_p50"), "<= 1.3", lambda v: v <= 1.3),
+    ("stage vs bare: seed |snap| median ms, bare", ("stage_vs_bare", "bare", "seed", "snap_abs_ms_median"), "-", None),
+    ("stage vs bare: seed |snap| median ms, ours", ("stage_vs_bare", "ours", "seed", "snap_abs_ms_median"), "-", None),
+    ("stage vs bare: poll req/s, bare", ("stage_vs_bare", "bare", "poll", "per_s"), "-", None),
+    ("stage vs bare: poll req/s, ours", ("stage_vs_bare", "ours", "poll", "per_s"), "-", None),
+    ("stage vs bare: start p50 ms, bare", ("stage_vs_bare", "bare", "start", "p50_ms"), "-", None),
+    ("stage vs bare: start p50 ms, ours", ("stage_vs_bare", "ours", "start", "p50_ms"), "-", None),
     ("requests: start", ("requests_per_op", "start"), "2", lambda v: v <= 2),
     ("requests: poll", ("requests_per_op", "poll"), "1", lambda v: v == 1),
     ("requests: poll, heartbeat due", ("requests_per_op", "poll_heartbeat"), "2", lambda v: v == 2),
@@ -135,8 +180,39 @@ SUMMARY: List[Tuple[str, Tuple[str, ...], str, Check]] = [
     ),
     ("fanout: $ per hour, billing 1 000 000 sessions", ("fanout", "usd_per_hour_million"), "-", None),
     ("cold start: import app / its dependencies", ("cold_start", "ratio"), "<= 1.15", lambda v: v <= 1.15),
+    (
+        "cold start: the same, within each interpreter (median)",
+        ("cold_start", "ratio_paired"),
+        "<= 1.15",
+        lambda v: v <= 1.15,
+    ),
+    ("cold start: ms our modules add, within each interpreter", ("cold_start", "ours_import_ms"), "-", None),
     ("cold start: deployment.zip MB", ("cold_start", "deployment_zip_bytes"), "-", None),
     ("handler overhead: app poll / bare read", ("handler_overhead", "ratio"), "<= 1.5", lambda v: v <= 1.5),
+    (
+        "profile: poll's share in the DynamoDB call (in process)",
+        ("profile_requests", "in_process", "poll", "dynamodb_fraction"),
+        "-",
+        None,
+    ),
+    (
+        "profile: poll's share in our code, middleware, settings (in process)",
+        ("profile_requests", "in_process", "poll", "ours_fraction"),
+        "-",
+        None,
+    ),
+    (
+        "profile: start's share in the DynamoDB call (in process)",
+        ("profile_requests", "in_process", "start", "dynamodb_fraction"),
+        "-",
+        None,
+    ),
+    (
+        "profile: start's share in our code, middleware, settings (in process)",
+        ("profile_requests", "in_process", "start", "ours_fraction"),
+        "-",
+        None,
+    ),
     ("load: requests per second", ("load", "per_s"), "-", None),
     ("load: throughput / GET /health's", ("load", "throughput_vs_health"), "-", None),
     ("load: errors", ("load", "errors"), "0", lambda v: v == 0),
