@@ -8,7 +8,7 @@ from chalice import Chalice, Rate
 from chalicelib.api import dependencies as deps
 from chalicelib.api.errors import reshape_framework_error
 from chalicelib.api.health import health_api
-from chalicelib.api.invocation import within_remaining_time
+from chalicelib.api.invocation import handling_starts, within_remaining_time
 from chalicelib.api.sessions import sessions_api
 from chalicelib.observability import lambda_context_middleware
 from chalicelib.settings import idle_seconds
@@ -19,6 +19,7 @@ idle_seconds(os.environ.get("SESSION_IDLE_SECONDS"))
 
 app = Chalice(app_name="session-timer")
 
+app.register_middleware(handling_starts, "http")  # first: the instant a start's timer starts
 # Powertools' inject_lambda_context on every function (observability.py says how it is applied).
 app.register_middleware(lambda_context_middleware(correlation_paths.API_GATEWAY_REST), "http")
 app.register_middleware(lambda_context_middleware(correlation_paths.EVENT_BRIDGE), "scheduled")

@@ -5,6 +5,7 @@ from chalice import Blueprint, Response
 from chalicelib.api import dependencies as deps
 from chalicelib.api.errors import JSON_HEADERS, json_errors
 from chalicelib.api.identity import caller_id
+from chalicelib.api.invocation import handled_at_ms
 from chalicelib.api.public_path import session_location
 from chalicelib.api.request_input import json_body, request_time_ms
 from chalicelib.api.route_options import user_route_options
@@ -23,7 +24,12 @@ def start():
     request = sessions_api.current_request
     caller = caller_id(request)
     started = start_session(
-        deps.store(), deps.clock, caller, parse_start_request(json_body(request)), request_time_ms(request)
+        deps.store(),
+        deps.clock,
+        caller,
+        parse_start_request(json_body(request)),
+        request_time_ms(request),
+        handled_at_ms=handled_at_ms(),
     )
     # Under the stage or base path the client came through (api/public_path.py).
     location = session_location(request.context, started.view["session_id"])

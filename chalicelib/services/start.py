@@ -94,11 +94,12 @@ def start_session(
     caller_id: str,
     request: StartRequest,
     request_time_ms: Optional[int] = None,
+    handled_at_ms: Optional[int] = None,
 ) -> Started:
-    # The timer starts when the request is handled, before anything that takes time: the
-    # page started its own timer at load, and every millisecond spent here would show up
-    # as the backend being behind it.
-    now = clock()
+    # The timer starts when the request is handled (`handled_at_ms`: when the API first saw
+    # it), before anything that takes time: the page started its own timer at load, and
+    # every millisecond spent here would show up as the backend being behind it.
+    now = clock() if handled_at_ms is None else handled_at_ms
     # One read for everything the decision needs: the advisor's rate, the balance and active
     # marker, and (for an idempotency key) whether that session already exists.
     snap = _decision_read(store, request, caller_id)

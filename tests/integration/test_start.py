@@ -110,3 +110,31 @@ def test_a_new_session_can_start_once_the_previous_one_ended(api, demo, clock):
     status, _, _ = api.start(demo["user"], demo["advisor"], session_id="page-0009")
     assert status == 201
     assert active_sessions_of(demo["user"]) == {"page-0009"}
+
+
+def test_the_timer_starts_at_the_first_clock_reading_of_the_request(api, demo, clock, monkeypatch):
+    """The start's instant is read when our code first sees the request (the first HTTP
+    middleware), before logging, identity and the body: each later reading is 1 ms later,
+    and the identity check is made to read the clock too, so a start read after it fails."""
+    from chalicelib.api import dependencies, sessions
+
+    readings = []
+
+    def stepping():
+        readings.append(clock.advance(ms=1))
+        return readings[-1]
+
+    monkeypatch.setattr(dependencies, "clock", stepping)
+    real_caller_id = sessions.caller_id
+
+    def caller_id_reading_the_clock(request):
+        stepping()
+        return real_caller_id(request)
+
+    monkeypatch.setattr(sessions, "caller_id", caller_id_reading_the_clock)
+    status, view, _ = api.start(demo["user"], demo["advisor"], session_id="page-0003")
+
+    assert status == 201
+    assert len(readings) >= 3  # the middleware's, the identity's, the answer's server_time
+    assert session_item("page-0003").started_at_ms == readings[0]
+    assert view["started_at"] == iso_ms(readings[0])
