@@ -1,6 +1,6 @@
 """Handler overhead: a poll through the Chalice app (routing, identity, validation, the view,
 logging middleware) vs the bare DynamoDB call it makes, on the same in-process moto backend.
-Goal: ratio <= 1.5."""
+Goal: ratio <= 1.15 (issue 17; it was 1.19 before the request path was profiled and cut)."""
 
 import json
 
@@ -58,7 +58,7 @@ def run(quick: bool = False) -> dict:
             [
                 ["poll through the Chalice app", result["poll_through_app_ms"]],
                 ["bare TransactGetItems", result["bare_read_ms"]],
-                ["ratio (goal <= 1.5)", result["ratio"]],
+                ["ratio (goal <= 1.15)", result["ratio"]],
             ],
         )
     )

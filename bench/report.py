@@ -188,7 +188,7 @@ SUMMARY: List[Tuple[str, Tuple[str, ...], str, Check]] = [
     ),
     ("cold start: ms our modules add, within each interpreter", ("cold_start", "ours_import_ms"), "-", None),
     ("cold start: deployment.zip MB", ("cold_start", "deployment_zip_bytes"), "-", None),
-    ("handler overhead: app poll / bare read", ("handler_overhead", "ratio"), "<= 1.5", lambda v: v <= 1.5),
+    ("handler overhead: app poll / bare read", ("handler_overhead", "ratio"), "<= 1.15", lambda v: v <= 1.15),
     (
         "profile: poll's share in the DynamoDB call (in process)",
         ("profile_requests", "in_process", "poll", "dynamodb_fraction"),
