@@ -63,7 +63,10 @@ BENCHMARKS: Dict[str, Tuple[str, str, str]] = {
     ),
     "handler_overhead": (
         "Handler overhead (bench/handler_overhead.py)",
-        "A poll through the Chalice app in process (routing, identity, validation, the view, logging).",
+        "A poll through the Chalice app in process (routing, identity, validation, the view, logging). Before "
+        "issue 17's cuts (settings built once, items decoded once, the logging middleware decorated once) it "
+        "read 1.19 (median of 16 runs, 1.17-1.25; 0.72 ms over the bare read), after them 1.13 (11 runs, "
+        "1.11-1.15; 0.47 ms), measured side by side on this machine.",
         "The bare DynamoDB read the poll makes, on the same in-process moto backend, interleaved.",
     ),
     "profile_requests": (
