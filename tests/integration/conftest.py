@@ -1,8 +1,11 @@
+import sys
+
 import pytest
 from chalice.test import Client
 from moto import mock_aws
 
 from app import app
+from chalicelib import observability
 from chalicelib.api import dependencies
 from chalicelib.settings import current
 from chalicelib.store.dynamo import DynamoStore
@@ -63,3 +66,22 @@ def moto_server(monkeypatch):
     yield server
     server.reset()
     server.stop()
+
+
+class _CurrentStdout:
+    """Whatever sys.stdout is at the moment of writing: pytest swaps it between phases."""
+
+    def write(self, text):
+        return sys.stdout.write(text)
+
+    def flush(self):
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def logs(capsys, monkeypatch):
+    """capsys for the service's log lines too: Powertools' handler keeps the stdout it found at
+    import, before capsys replaced it."""
+    for handler in observability.logger.handlers:
+        monkeypatch.setattr(handler, "stream", _CurrentStdout())
+    return capsys

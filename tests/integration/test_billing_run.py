@@ -2,7 +2,6 @@
 millisecond, the deadline, a failing session, and the log line and metrics it leaves."""
 
 import json
-import sys
 
 import pytest
 
@@ -39,28 +38,9 @@ def assert_outcomes_add_up(report):
     assert sum(getattr(report, name) for name in outcomes) == report.sessions_seen
 
 
-class _CurrentStdout:
-    """Whatever sys.stdout is at the moment of writing: pytest swaps it between phases."""
-
-    def write(self, text):
-        return sys.stdout.write(text)
-
-    def flush(self):
-        sys.stdout.flush()
-
-
 @pytest.fixture
 def served_store(moto_server):
     return DynamoStore(current())
-
-
-@pytest.fixture
-def logs(capsys, monkeypatch):
-    """capsys for the service's log lines too: Powertools' handler keeps the stdout it found at
-    import, before capsys replaced it."""
-    for handler in observability.logger.handlers:
-        monkeypatch.setattr(handler, "stream", _CurrentStdout())
-    return capsys
 
 
 def test_a_run_charges_every_started_minute_and_the_books_balance(api, demo, clock, store):

@@ -4,7 +4,6 @@ ConvertToMiddleware(logger.inject_lambda_context(...)) wrote them before it repl
 
 import itertools
 import json
-import sys
 
 import pytest
 from aws_lambda_powertools.logging import correlation_paths
@@ -13,30 +12,11 @@ from chalice import ConvertToMiddleware
 from chalice.test import Client
 
 from app import app
-from chalicelib import observability
 from chalicelib.observability import _field, _plain_path, logger
 
 # Per invocation or per session, never the same twice.
 VARYING = ("timestamp", "correlation_id", "function_request_id", "xray_trace_id", "cold_start")
 VARYING_FIELDS = ("session_id", "user_id", "started_at", "start_lag_ms")
-
-
-class _CurrentStdout:
-    """Whatever sys.stdout is at the moment of writing: pytest swaps it between phases."""
-
-    def write(self, text):
-        return sys.stdout.write(text)
-
-    def flush(self):
-        sys.stdout.flush()
-
-
-@pytest.fixture
-def logs(capsys, monkeypatch):
-    """capsys for the service's log lines too: Powertools' handler keeps the stdout it found."""
-    for handler in observability.logger.handlers:
-        monkeypatch.setattr(handler, "stream", _CurrentStdout())
-    return capsys
 
 
 @pytest.fixture
